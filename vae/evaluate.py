@@ -1,0 +1,95 @@
+"""Held-out metrics of a model, in nats per image on the MNIST test set.
+
+  neg_elbo       = reconstruction + kl   (the true ELBO: KL summed over dims)
+  reconstruction = E_q[-log p(x|z)], pixel BCE summed, one z sample per image
+  kl             = KL(q(z|x) || N(0, I)), summed over latent dims
+  knn5_accuracy  = 5-NN on z_mean, fit on the training split, scored on test
+
+Usage: python -m vae.evaluate [--model DIR] [--json]
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+EPS = 1e-7  # keras.backend.epsilon(), the clip keras' BCE applies
+
+
+def encode_all(model, images, batch=2048):
+    """z_mean and z_log_var for uint8 or float images, in batches."""
+    from vae.data import to_model_input
+    means, log_vars = [], []
+    for start in range(0, len(images), batch):
+        m, lv = model.encode(to_model_input(images[start:start + batch]))
+        means.append(m)
+        log_vars.append(lv)
+    return np.concatenate(means), np.concatenate(log_vars)
+
+
+def bce_per_image(x, x_decoded):
+    p = np.clip(x_decoded, EPS, 1 - EPS)
+    per_pixel = -(x * np.log(p) + (1 - x) * np.log(1 - p))
+    return per_pixel.reshape(len(x), -1).sum(axis=1)
+
+
+def kl_per_image(z_mean, z_log_var):
+    return (-0.5 * (1 + z_log_var - z_mean ** 2 - np.exp(z_log_var))).sum(axis=1)
+
+
+def elbo_terms(model, images, seed=0, batch=2048):
+    """Per-image (reconstruction, kl) in nats, with one seeded z sample each."""
+    rng = np.random.default_rng(seed)
+    z_mean, z_log_var = encode_all(model, images, batch)
+    z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape).astype("float32")
+    recon = np.empty(len(images), dtype="float64")
+    for start in range(0, len(images), batch):
+        x = images[start:start + batch].astype("float32") / 255.0
+        recon[start:start + batch] = bce_per_image(x, model.decode(z[start:start + batch]))
+    return recon, kl_per_image(z_mean.astype("float64"), z_log_var.astype("float64")), z_mean
+
+
+def evaluate(model, arrays, seed=0):
+    """The four held-out metrics for `model` on the verified MNIST `arrays`."""
+    from vae.knn import knn_accuracy
+    recon, kl, z_test = elbo_terms(model, arrays["x_test"], seed)
+    z_train, _ = encode_all(model, arrays["x_train"])
+    return {
+        "neg_elbo": float(np.mean(recon + kl)),
+        "reconstruction": float(np.mean(recon)),
+        "kl": float(np.mean(kl)),
+        "knn5_accuracy": knn_accuracy(z_train, arrays["y_train"], z_test, arrays["y_test"], k=5),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="model directory or name in models/ (default: the shipped model)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the z samples")
+    args = parser.parse_args(argv)
+
+    from vae.data import DataError, load_arrays
+    from vae.model import load_vae
+    from vae.store import MODEL_FILE, resolve_model_dir
+    try:
+        model_dir = resolve_model_dir(args.model)
+        arrays = load_arrays()
+    except (FileNotFoundError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    metrics = evaluate(load_vae(model_dir / MODEL_FILE), arrays, args.seed)
+    metrics["model"] = str(model_dir)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"model           {model_dir}")
+        print(f"-ELBO           {metrics['neg_elbo']:.2f} nats/image")
+        print(f"  reconstruction {metrics['reconstruction']:.2f}")
+        print(f"  KL             {metrics['kl']:.2f}")
+        print(f"5-NN accuracy   {metrics['knn5_accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Model directories on disk: `<name>/model.keras` + `<name>/metadata.json`.
+
+A directory is only ever complete: it is written under a temporary name in the
+same parent and renamed into place, so a crash or kill mid-write leaves
+nothing that looks like a model.
+"""
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from vae.data import REPO_ROOT
+
+MODELS_DIR = Path(os.environ.get("VAE_MODELS_DIR", REPO_ROOT / "models"))
+DEFAULT_MODEL = "reference"  # the shipped model; the UI never overwrites or deletes it
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+TMP_PREFIX = ".tmp-"
+
+
+class ModelExistsError(FileExistsError):
+    pass
+
+
+def write_model_dir(model, metadata, dest):
+    """Save `model` and `metadata` to the directory `dest`, atomically."""
+    dest = Path(dest)
+    if dest.exists():
+        raise ModelExistsError(f"{dest} already exists; choose another --out")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + dest.name + "-", dir=dest.parent))
+    try:
+        model.save(tmp / MODEL_FILE)
+        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def write_json_atomic(path, obj):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def read_metadata(model_dir):
+    return json.loads((Path(model_dir) / METADATA_FILE).read_text())
+
+
+def is_model_dir(path):
+    path = Path(path)
+    return (not path.name.startswith(".") and (path / MODEL_FILE).is_file()
+            and (path / METADATA_FILE).is_file())
+
+
+def list_model_dirs(models_dir=None):
+    """Complete model directories, the default first, then newest first."""
+    models_dir = Path(models_dir or MODELS_DIR)
+    if not models_dir.is_dir():
+        return []
+    dirs = [p for p in models_dir.iterdir() if is_model_dir(p)]
+    return sorted(dirs, key=lambda p: (p.name != DEFAULT_MODEL, -p.stat().st_mtime))
+
+
+def resolve_model_dir(name_or_path=None, models_dir=None):
+    """A model directory from a name in models/ or a path; the default when None."""
+    models_dir = Path(models_dir or MODELS_DIR)
+    candidate = Path(name_or_path) if name_or_path else models_dir / DEFAULT_MODEL
+    if not candidate.exists() and not candidate.is_absolute():
+        candidate = models_dir / str(name_or_path)
+    if not is_model_dir(candidate):
+        raise FileNotFoundError(f"No model at {candidate}: it needs {MODEL_FILE} and {METADATA_FILE}. "
+                                f"Train one with `python -m vae.train`.")
+    return candidate
