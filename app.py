@@ -1,0 +1,34 @@
+"""VAE Explorer: `streamlit run app.py`. UI wiring only; the logic lives in `vae/`."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the terminal
+
+import streamlit as st
+
+st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
+
+from vae.ui import draw, interpolate, manifold, model_panel, pad, testmap  # noqa: E402
+from vae.ui.state import active_model_name, get_explorer  # noqa: E402
+
+TABS = ["🎯 Latent pad", "✏️ Draw", "🗺️ Test-set map", "🧩 Manifold", "↔️ Interpolate", "🏋️ Train", "ℹ️ Model"]
+
+st.title("VAE Explorer")
+st.caption("A convolutional variational autoencoder with a 2-D latent space, trained on MNIST. "
+           "Click, draw, browse and interpolate to see how it organises handwritten digits.")
+
+name = active_model_name()
+if name is None:
+    st.error("No trained model found in `models/`. Train one with `python -m vae.train --out models/reference`.")
+    st.stop()
+explorer = get_explorer(name)
+
+with st.sidebar:
+    model_panel.sidebar(explorer)
+
+tabs = st.tabs(TABS, key="view", bind="query-params")
+sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
+            None, model_panel.render]
+for tab, section in zip(tabs, sections):
+    if tab.open and section is not None:
+        with tab:
+            section(explorer)

@@ -1,0 +1,106 @@
+"""Plotly figures of the latent space and of training, free of Streamlit.
+
+One colour per digit, shared by every figure, so a "7" is the same orange on
+the pad, the map and the training preview.
+"""
+import numpy as np
+import plotly.graph_objects as go
+
+DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+PAD_GRID = 101  # invisible points per axis: plotly only reports clicks on points
+MARKER_COLOR = "#111111"
+
+
+def _square_axes(fig, extent, height, fixed=True):
+    (x0, x1), (y0, y1) = extent
+    fig.update_xaxes(range=[x0, x1], title_text="z[0]", zeroline=True, fixedrange=fixed,
+                     constrain="domain")
+    fig.update_yaxes(range=[y0, y1], title_text="z[1]", zeroline=True, fixedrange=fixed,
+                     scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      plot_bgcolor="#fafafa", clickmode="event+select")
+    return fig
+
+
+def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, showlegend=True):
+    """One Scattergl trace per digit, so the legend lists 0–9 and toggles each."""
+    traces = []
+    for digit in range(10):
+        rows = np.flatnonzero(labels == digit)
+        traces.append(go.Scattergl(
+            x=z[rows, 0], y=z[rows, 1], mode="markers", name=str(digit),
+            legendgroup=str(digit), showlegend=showlegend,
+            marker=dict(color=DIGIT_COLORS[digit], size=size, opacity=opacity),
+            customdata=rows if customdata is None else customdata[rows],
+            hovertemplate=(f"digit {digit} · test #%{{customdata}}<br>z = (%{{x:.2f}}, %{{y:.2f}})"
+                           "<extra></extra>") if hover else None,
+            hoverinfo=None if hover else "skip",
+        ))
+    return traces
+
+
+def pad_figure(extent, point, z_map=None, labels=None, height=460):
+    """The latent pad: a dense invisible grid so a click anywhere lands on a point."""
+    (x0, x1), (y0, y1) = extent
+    gx, gy = np.meshgrid(np.linspace(x0, x1, PAD_GRID), np.linspace(y0, y1, PAD_GRID))
+    fig = go.Figure()
+    if z_map is not None:
+        for trace in digit_traces(z_map, labels, opacity=0.18, size=3, hover=False):
+            fig.add_trace(trace)
+    fig.add_trace(go.Scattergl(
+        x=gx.ravel(), y=gy.ravel(), mode="markers", name="pad", showlegend=False,
+        marker=dict(size=6, opacity=0, color="#000"),
+        hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra>click to decode</extra>"))
+    fig.add_trace(current_point_trace(point))
+    fig.update_layout(legend=dict(orientation="h", y=1.02, x=0, title_text="", itemsizing="constant"))
+    return _square_axes(fig, extent, height)
+
+
+def current_point_trace(point, name="current z"):
+    return go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name=name, showlegend=False,
+                      marker=dict(symbol="x-thin", size=18, line=dict(width=3, color=MARKER_COLOR)),
+                      hoverinfo="skip")
+
+
+def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None, picked=None):
+    """All test digits at their z_mean; optional drawn-digit marker, its 2σ ellipse, a picked digit."""
+    fig = go.Figure(digit_traces(z_test, labels))
+    if ellipse is not None:
+        fig.add_trace(go.Scatter(x=ellipse[0], y=ellipse[1], mode="lines", name="2σ of q(z|x)",
+                                 line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
+    if highlight is not None:
+        fig.add_trace(go.Scatter(
+            x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
+            marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
+            hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    if picked is not None:
+        fig.add_trace(go.Scatter(
+            x=[picked[0]], y=[picked[1]], mode="markers", name="picked", showlegend=False,
+            marker=dict(symbol="circle-open", size=16, line=dict(width=3, color=MARKER_COLOR)),
+            hoverinfo="skip"))
+    fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"), dragmode="zoom")
+    return _square_axes(fig, extent, height, fixed=False)
+
+
+def history_figure(history, height=300, title=None):
+    """Per-epoch curves of the loss parts: total, reconstruction, KL, and the true -ELBO."""
+    fig = go.Figure()
+    names = {"loss": "total (trained)", "reconstruction_loss": "reconstruction",
+             "kl_loss": "KL (trained)", "neg_elbo": "-ELBO (true)"}
+    for key, label in names.items():
+        for prefix, dash in (("", "solid"), ("val_", "dot")):
+            values = history.get(prefix + key)
+            if not values:
+                continue
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
+                name=f"{label}{' · val' if prefix else ''}", line=dict(dash=dash),
+                yaxis="y2" if key == "kl_loss" else "y"))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
+        xaxis=dict(title="epoch", dtick=1 if len(history.get("loss", [])) <= 15 else None),
+        yaxis=dict(title="nats / image"), yaxis2=dict(title="KL", overlaying="y", side="right",
+                                                       showgrid=False),
+        legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -1,0 +1,3 @@
+def render(explorer):
+    import streamlit as st
+    st.info("coming")

@@ -1,0 +1,63 @@
+"""The latent pad: click anywhere in z-space and see the decoded digit at once."""
+import numpy as np
+import streamlit as st
+
+from vae.figures import pad_figure
+from vae.ui.images import show_digit
+from vae.ui.state import current_point, set_point
+
+PAD_KEY = "pad_chart"
+
+
+def clicked_point():
+    """The newly clicked point, or None.
+
+    Plotly reports a click as a selection; clicking the same point again
+    deselects it, so we remember the last click and only react to a change.
+    """
+    event = st.session_state.get(PAD_KEY)
+    points = (event or {}).get("selection", {}).get("points", [])
+    if not points:
+        return None
+    point = (float(points[0]["x"]), float(points[0]["y"]))
+    if point == st.session_state.get("pad_last_click"):
+        return None
+    st.session_state["pad_last_click"] = point
+    return np.array(point, dtype="float32")
+
+
+def _from_inputs():
+    set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
+
+
+def render(explorer):
+    extent = explorer.extent()
+    new_point = clicked_point()
+    if new_point is not None:
+        set_point(new_point)
+    z = current_point(explorer)
+    st.session_state.setdefault("z0_input", float(round(z[0], 3)))
+    st.session_state.setdefault("z1_input", float(round(z[1], 3)))
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        show_map = st.toggle("Show the test digits underneath", value=True, key="pad_show_map",
+                             help="Each dot is a held-out test digit at its z_mean, coloured by label.")
+        fig = pad_figure(extent, z, explorer.z_test if show_map else None, explorer.y_test)
+        st.plotly_chart(fig, key=PAD_KEY, on_select="rerun", selection_mode="points",
+                        config={"displayModeBar": False, "scrollZoom": False})
+        st.caption("Click anywhere on the pad to decode that point of the latent space.")
+    with right:
+        image = explorer.decode_one(z)
+        looks = explorer.looks_like(z)
+        st.markdown(f"**Decoded digit** at z = ({z[0]:.2f}, {z[1]:.2f})")
+        show_digit(image)
+        st.markdown(f"Looks like a **{looks.label}**: {looks.share:.0%} of the "
+                    f"{len(looks.neighbours)} nearest test digits are {looks.label}s.")
+        c0, c1 = st.columns(2)
+        step = 0.05
+        c0.number_input("z[0]", min_value=-100.0, max_value=100.0, step=step, format="%.3f",
+                        key="z0_input", on_change=_from_inputs)
+        c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=step, format="%.3f",
+                        key="z1_input", on_change=_from_inputs)
+        st.caption("Set z exactly here. The URL keeps the point, so a link reproduces this view.")

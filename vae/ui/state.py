@@ -1,0 +1,79 @@
+"""Session and server state shared by the sections: the active model and the pad point."""
+import gc
+
+import numpy as np
+import streamlit as st
+
+from vae.explorer import load_explorer
+from vae.store import DEFAULT_MODEL, list_model_dirs, resolve_model_dir
+
+MODEL_PARAM = "model"
+Z_PARAM = "z"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model and encoding the 10,000 test digits…")
+def cached_explorer(model_dir: str, mtime: float):
+    explorer = load_explorer(model_dir)
+    explorer.decode_one(np.zeros(explorer.latent_dim))  # trace the fast path now, not on the first click
+    explorer.encode(np.zeros((28, 28), dtype="uint8"))
+    # Streamlit runs a full gc.collect() after every script run; with TensorFlow's
+    # object graph that takes ~0.3 s. Freezing what exists now takes it out of
+    # every later collection.
+    gc.collect()
+    gc.freeze()
+    return explorer
+
+
+def available_models():
+    return [p.name for p in list_model_dirs()]
+
+
+def active_model_name():
+    """The model chosen in this session, or from the URL, or the shipped default."""
+    names = available_models()
+    if not names:
+        return None
+    chosen = st.session_state.get("active_model") or st.query_params.get(MODEL_PARAM)
+    if chosen not in names:
+        chosen = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+    st.session_state["active_model"] = chosen
+    return chosen
+
+
+def get_explorer(name):
+    model_dir = resolve_model_dir(name)
+    return cached_explorer(str(model_dir), (model_dir / "model.keras").stat().st_mtime)
+
+
+def parse_point(text, latent_dim=2):
+    """'0.5,-1.2' → array, or None when the text is not a point."""
+    try:
+        values = np.array([float(v) for v in str(text).split(",")], dtype="float32")
+    except ValueError:
+        return None
+    if values.shape != (latent_dim,) or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 100):
+        return None
+    return values
+
+
+def format_point(z):
+    return ",".join(f"{v:.3f}" for v in z)
+
+
+def current_point(explorer):
+    """The pad point: session first, then the URL (so links reproduce a view), else the origin."""
+    if "z" not in st.session_state:
+        from_url = st.query_params.get(Z_PARAM)
+        point = parse_point(from_url, explorer.latent_dim) if from_url else None
+        if from_url and point is None:
+            st.toast(f"Ignored z={from_url!r} in the link: expected two numbers like z=0.5,-1.2")
+        st.session_state["z"] = point if point is not None else np.zeros(explorer.latent_dim, "float32")
+    return st.session_state["z"]
+
+
+def set_point(z):
+    z = np.asarray(z, dtype="float32")
+    st.session_state["z"] = z
+    st.session_state["z0_input"] = float(round(z[0], 3))
+    st.session_state["z1_input"] = float(round(z[1], 3))
+    st.query_params[Z_PARAM] = format_point(z)

@@ -1,0 +1,43 @@
+"""The 10,000 held-out test digits at their z_mean: zoom, hover, click one to inspect it."""
+import streamlit as st
+
+from vae.figures import map_figure
+from vae.ui.images import show_digit
+
+MAP_KEY = "map_chart"
+
+
+def picked_index():
+    """Test-set index of the last clicked digit; kept when a second click deselects it."""
+    event = st.session_state.get(MAP_KEY)
+    points = (event or {}).get("selection", {}).get("points", [])
+    for point in points:
+        index = point.get("customdata")
+        if isinstance(index, list):
+            index = index[0] if index else None
+        if isinstance(index, (int, float)):
+            st.session_state["picked_test"] = int(index)
+            break
+    return st.session_state.get("picked_test")
+
+
+def render(explorer):
+    picked = picked_index()
+    left, right = st.columns([3, 1], gap="large")
+    with left:
+        fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=620,
+                         picked=explorer.z_test[picked] if picked is not None else None)
+        st.plotly_chart(fig, key=MAP_KEY, on_select="rerun", selection_mode="points",
+                        config={"displaylogo": False})
+        st.caption("Every held-out test digit at its z_mean. Scroll or drag to zoom, double-click to reset, "
+                   "click a legend entry to hide a digit, click a dot to inspect it.")
+    with right:
+        if picked is None:
+            st.info("Click a dot to see that test digit and its reconstruction.", icon=":material/ads_click:")
+            return
+        label = int(explorer.y_test[picked])
+        z = explorer.z_test[picked]
+        st.markdown(f"**Test digit #{picked}**, labelled **{label}**")
+        show_digit(explorer.x_test[picked], size=168, caption="original")
+        show_digit(explorer.decode_one(z), size=168, caption="reconstruction (from z_mean)")
+        st.markdown(f"z_mean = ({z[0]:.2f}, {z[1]:.2f})")
