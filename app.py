@@ -10,7 +10,7 @@ st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 from vae.ui import draw, interpolate, manifold, model_panel, pad, testmap  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer  # noqa: E402
 
-TABS = ["🎯 Latent pad", "✏️ Draw", "🗺️ Test-set map", "🧩 Manifold", "↔️ Interpolate", "🏋️ Train", "ℹ️ Model"]
+TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
 st.title("VAE Explorer")
 st.caption("A convolutional variational autoencoder with a 2-D latent space, trained on MNIST. "

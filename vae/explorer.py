@@ -12,6 +12,7 @@ import numpy as np
 from vae import knn
 from vae.data import load_arrays, to_model_input
 from vae.evaluate import encode_all
+from vae.latent import latent_extent
 from vae.model import load_vae
 from vae.store import MODEL_FILE, read_metadata
 
@@ -35,16 +36,18 @@ class Explorer:
     y_test: np.ndarray
     z_test: np.ndarray  # z_mean of every test digit
     z_test_log_var: np.ndarray
+    _extent: list | None = None
 
     @property
     def latent_dim(self):
         return self.z_test.shape[1]
 
-    def extent(self, quantile=0.002, pad=0.15):
-        """(lo, hi) per latent axis covering where the test digits live."""
-        lo, hi = np.quantile(self.z_test, [quantile, 1 - quantile], axis=0)
-        margin = (hi - lo) * pad
-        return np.stack([lo - margin, hi + margin], axis=1).round(2)
+    def extent(self):
+        """[(lo, hi) per latent axis]: a square covering where the test digits live."""
+        if self._extent is None:
+            lo, hi = latent_extent(self.z_test, quantile=0.002, pad=0.08)
+            self._extent = [(round(a, 2), round(b, 2)) for a, b in zip(lo, hi)]
+        return self._extent
 
     def decode(self, z):
         """(n, d) latent points → (n, 28, 28) images in [0, 1]."""

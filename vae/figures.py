@@ -104,3 +104,28 @@ def history_figure(history, height=300, title=None):
                                                        showgrid=False),
         legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def manifold_figure(tiled, grid_x, grid_y, height=640, max_ticks=11):
+    """The reference's manifold as an interactive image, ticks at cell centres in z units."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vae.latent import tick_indices
+
+    png = io.BytesIO()
+    Image.fromarray((np.clip(tiled, 0, 1) * 255).round().astype(np.uint8)).save(png, format="PNG")
+    source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    cell = tiled.shape[0] / len(grid_y)
+    fig = go.Figure(go.Image(source=source, hoverinfo="skip"))
+    for axis, values in (("xaxis", grid_x), ("yaxis", grid_y)):
+        ticks = tick_indices(len(values), max_ticks)
+        fig.update_layout({axis: dict(tickmode="array", tickvals=(ticks + 0.5) * cell - 0.5,
+                                      ticktext=[f"{v + 0.0:.1f}" for v in np.round(values[ticks], 1)],
+                                      showgrid=False, zeroline=False)})
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis_title="z[0]", yaxis_title="z[1]")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig

@@ -1,3 +1,70 @@
+"""Walk the straight line between two latent codes and watch one digit turn into another."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from vae.figures import map_figure
+from vae.latent import interpolate
+from vae.ui.images import show_digit, strip
+from vae.ui.state import current_point
+
+PAD, DRAWN, PICKED, TEST = "Latent pad point", "Your drawn digit", "Digit picked on the map", "Test digit #"
+
+
+def _sources():
+    sources = [TEST, PAD]
+    if "drawn" in st.session_state:
+        sources.append(DRAWN)
+    if st.session_state.get("picked_test") is not None:
+        sources.append(PICKED)
+    return sources
+
+
+def _endpoint(explorer, side, default_index):
+    """Let the user choose one endpoint; returns (z, image or None, description)."""
+    source = st.selectbox(f"Endpoint {side}", _sources(), key=f"interp_src_{side}")
+    if source == PAD:
+        z = current_point(explorer)
+        return z, None, f"pad point ({z[0]:.2f}, {z[1]:.2f})"
+    if source == DRAWN:
+        drawn = st.session_state["drawn"]
+        return drawn["z_mean"], drawn["image"], "your drawing"
+    index = (st.session_state["picked_test"] if source == PICKED else
+             st.number_input("test index", 0, len(explorer.x_test) - 1, default_index,
+                             key=f"interp_idx_{side}", label_visibility="collapsed"))
+    index = int(index)
+    return explorer.z_test[index], explorer.x_test[index], f"test #{index} (a {explorer.y_test[index]})"
+
+
 def render(explorer):
-    import streamlit as st
-    st.info("coming")
+    a, b, c = st.columns([2, 2, 2], gap="medium")
+    with a:
+        z_a, image_a, name_a = _endpoint(explorer, "A", 3)
+    with b:
+        z_b, image_b, name_b = _endpoint(explorer, "B", 2)
+    with c:
+        steps = st.slider("Steps along the line", 3, 24, 10, key="interp_steps")
+    path = interpolate(z_a, z_b, steps)
+    images = explorer.decode(path)
+    st.markdown(f"**From {name_a} to {name_b}**, decoded at {steps} evenly spaced points of the straight line in z")
+    st.image(strip(images, size=84), width="content")
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        t = st.slider("Position along the line (t)", 0.0, 1.0, 0.5, 0.01, key="interp_t")
+        z_t = (1 - t) * np.asarray(z_a) + t * np.asarray(z_b)
+        show_digit(explorer.decode_one(z_t), size=224,
+                   caption=f"t = {t:.2f}, z = ({z_t[0]:.2f}, {z_t[1]:.2f})")
+        originals = [(im, n) for im, n in ((image_a, "A"), (image_b, "B")) if im is not None]
+        if originals:
+            cols = st.columns(len(originals))
+            for col, (im, label) in zip(cols, originals):
+                with col:
+                    show_digit(im, size=84, caption=f"input {label}")
+    with right:
+        fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=440)
+        fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers+text", name="path",
+                                 text=["A"] + [""] * (steps - 2) + ["B"], textposition="top center",
+                                 line=dict(color="#111", width=2), marker=dict(size=6, color="#111")))
+        fig.add_trace(go.Scatter(x=[z_t[0]], y=[z_t[1]], mode="markers", name="t", showlegend=False,
+                                 marker=dict(size=14, color="#ffd400", line=dict(width=2, color="#111"))))
+        st.plotly_chart(fig, key="interp_map", config={"displaylogo": False})

@@ -1,5 +1,82 @@
+"""Which model is active, how it was trained, and how well it does on held-out digits."""
 import streamlit as st
+
+from vae.figures import history_figure
+from vae.store import DEFAULT_MODEL, MODEL_FILE, read_metadata, resolve_model_dir
+from vae.ui.state import MODEL_PARAM, available_models
+
+
+def _label(name):
+    try:
+        m = read_metadata(resolve_model_dir(name)).get("metrics", {})
+        extra = f" · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}"
+    except Exception:  # a model without metrics is still pickable
+        extra = ""
+    return f"{name}{' (shipped)' if name == DEFAULT_MODEL else ''}{extra}"
+
+
+def _switch():
+    st.session_state["active_model"] = st.session_state["model_picker"]
+    st.query_params[MODEL_PARAM] = st.session_state["model_picker"]
+    for key in ("pad_last_click", "picked_test", "drawn"):
+        st.session_state.pop(key, None)
+
+
+def describe_options(options):
+    kl = "mean over dims (reference)" if options.get("kl_reduction") == "mean" else "sum over dims (true ELBO)"
+    data = "all 70k (train + test, as the reference)" if options.get("train_on") == "all" else "60k train split"
+    limit = f", first {options['limit']:,} images" if options.get("limit") else ""
+    return (f"β = {options.get('beta')}, KL {kl}, {data}{limit}, batch {options.get('batch_size')}, "
+            f"seed {options.get('seed')}")
+
+
 def sidebar(explorer):
-    st.write(explorer.name)
+    names = available_models()
+    st.session_state["model_picker"] = explorer.name
+    st.selectbox("Active model", names, key="model_picker", format_func=_label, on_change=_switch,
+                 help="Every trained version in models/. Switching changes the whole explorer.")
+    meta = explorer.metadata
+    m = meta.get("metrics", {})
+    c0, c1 = st.columns(2)
+    c0.metric("Test −ELBO", f"{m.get('neg_elbo', float('nan')):.1f}", help="nats per image, lower is better")
+    c1.metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.1%}",
+              help="Label accuracy of 5 nearest neighbours in latent space")
+    st.caption(f"{meta.get('epochs_run')} epochs ({meta.get('stop_reason', '').replace('_', ' ')}) · "
+               f"{describe_options(meta.get('options', {}))}")
+    with open(explorer.model_dir / MODEL_FILE, "rb") as f:
+        st.download_button("Download .keras", f.read(), file_name=f"{explorer.name}.keras",
+                           mime="application/octet-stream", icon=":material/download:",
+                           on_click="ignore", width="stretch")
+    st.divider()
+    st.caption("Data: MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, CC BY-SA 3.0.")
+
+
 def render(explorer):
-    st.write(explorer.metadata.get("metrics"))
+    meta = explorer.metadata
+    m = meta.get("metrics", {})
+    st.subheader(f"Model “{explorer.name}”")
+    cols = st.columns(4)
+    cols[0].metric("Test −ELBO (nats)", f"{m.get('neg_elbo', float('nan')):.2f}")
+    cols[1].metric("Reconstruction", f"{m.get('reconstruction', float('nan')):.2f}")
+    cols[2].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
+    cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
+    st.markdown(
+        f"Trained {meta.get('created', '?')} for **{meta.get('epochs_run')} epochs** "
+        f"(stop: {meta.get('stop_reason', '?').replace('_', ' ')}; best epoch {meta.get('best_epoch')}) "
+        f"in {meta.get('train_seconds', 0):.0f} s at {meta.get('samples_per_second', 0):,.0f} images/s "
+        f"on {meta.get('train_images', 0):,} images, {meta.get('val_images', 0):,} held out for early stopping.  \n"
+        f"Settings: {describe_options(meta.get('options', {}))}.")
+    if meta.get("history"):
+        st.plotly_chart(history_figure(meta["history"], height=360), key="model_history")
+        st.caption("Solid: training batches; dotted: the held-out validation slice. "
+                   "The trained loss uses the KL reduction above; −ELBO always sums KL over dims.")
+    with st.expander("Architecture and metrics, precisely"):
+        st.markdown(
+            "- **Encoder** 28×28×1 → Conv2D(32, 3, stride 2, ReLU) → Conv2D(64, 3, stride 2, ReLU) → "
+            "Flatten → Dense(16, ReLU) → z_mean, z_log_var (Dense 2 each) → sampling (69,076 parameters)\n"
+            "- **Decoder** Dense(7·7·64, ReLU) → Reshape → Conv2DTranspose(32, 3, stride 2, ReLU) → "
+            "Conv2DTranspose(1, 3, stride 2, sigmoid) (28,161 parameters)\n"
+            "- **−ELBO** on the 10,000 test digits: pixel binary cross-entropy summed per image, with one "
+            "sampled z, plus KL(q(z|x) ‖ N(0, I)) summed over latent dims.\n"
+            "- **5-NN accuracy**: majority label of the 5 nearest training digits (by z_mean) of each test digit.")
+        st.json({k: meta.get(k) for k in ("options", "versions", "data_sha256", "seed")}, expanded=False)
