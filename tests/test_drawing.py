@@ -1,0 +1,164 @@
+"""preprocess_drawing turns canvas strokes into MNIST-shaped digits; upscale keeps pixels crisp.
+
+Measurements here are independent of vae.drawing: the box is every pixel
+above 0.1 and the centre of mass comes from np.indices.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vae.drawing import DOT_MESSAGE, EMPTY_MESSAGE, preprocess_drawing, upscale
+
+MNIST = Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+INK = (255, 0, 0, 255)  # red: RGB is deliberately not white, ink lives in alpha
+BACKGROUND = (255, 255, 255, 0)  # transparent white: RGB looks like ink, alpha says no
+
+
+def canvas(draw, size=280):
+    image = Image.new("RGBA", (size, size), BACKGROUND)
+    draw(ImageDraw.Draw(image))
+    return np.asarray(image)
+
+
+def one(d):
+    d.line([(140, 40), (140, 240)], fill=INK, width=20)
+
+
+def zero(d):
+    d.ellipse([70, 40, 210, 240], outline=INK, width=18)
+
+
+def corner_stroke(d):
+    d.line([(190, 180), (270, 270)], fill=INK, width=15)
+
+
+def seven(d):
+    d.line([(60, 50), (220, 50)], fill=INK, width=20)
+    d.line([(220, 50), (120, 250)], fill=INK, width=20)
+
+
+def box_of(image, threshold=0.1):
+    rows, cols = np.nonzero(image > threshold)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1  # height, width
+
+
+def centre_of_mass(image):
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
+
+
+@pytest.mark.parametrize("draw", [one, zero, corner_stroke, seven])
+def test_strokes_fill_a_20px_box_centred_by_mass(draw):
+    result = preprocess_drawing(canvas(draw))
+    assert not result.is_blank and result.message is None
+    image = result.image
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() <= 1.0
+    assert image.max() > 0.9  # thick strokes stay fully inked
+    assert max(box_of(image)) == 20
+    # Whole-pixel shifts, as MNIST's: each axis lands within half a pixel of 14.
+    cy, cx = centre_of_mass(image)
+    assert abs(cy - 14.0) <= 0.5 + 1e-6 and abs(cx - 14.0) <= 0.5 + 1e-6
+
+
+def test_a_one_keeps_its_tall_aspect():
+    height, width = box_of(preprocess_drawing(canvas(one)).image)
+    assert height == 20
+    assert width <= 4  # 20 px of stroke on a 200 px line → about 2 px
+
+
+def test_bbox_is_the_ink_box_in_canvas_pixels():
+    # One stroke from (190,180) to (270,270), 15 px wide: the box hugs its ends.
+    left, top, right, bottom = preprocess_drawing(canvas(corner_stroke)).bbox
+    assert 180 <= left < 190 and 170 <= top < 180
+    assert 270 < right <= 280 and 270 < bottom <= 280
+
+
+def test_position_on_the_canvas_does_not_matter():
+    here = canvas(lambda d: d.line([(60, 40), (60, 200)], fill=INK, width=20))
+    there = canvas(lambda d: d.line([(200, 90), (200, 250)], fill=INK, width=20))
+    np.testing.assert_array_equal(preprocess_drawing(here).image, preprocess_drawing(there).image)
+
+
+def test_a_lopsided_digit_is_not_cut_off():
+    # A heavy top bar over a hairline stem: its centre of mass is near the top,
+    # so centring by mass alone would push the stem's foot out of the field.
+    def heavy_top(d):
+        d.rectangle([40, 40, 240, 100], fill=INK)
+        d.line([(44, 100), (44, 240)], fill=INK, width=4)
+    image = preprocess_drawing(canvas(heavy_top)).image
+    assert max(box_of(image, threshold=0.0)) == 20
+    # As low as the field allows: rows 8..27, the box's foot on the bottom edge.
+    assert image[:8].max() == 0 and image[8].max() > 0 and image[27].max() > 0
+    assert centre_of_mass(image)[0] < 13.5  # the premise: centring fully would have cut
+
+
+def test_grayscale_input_matches_the_alpha_channel():
+    rgba = canvas(zero)
+    from_rgba = preprocess_drawing(rgba).image
+    np.testing.assert_array_equal(preprocess_drawing(rgba[..., 3]).image, from_rgba)
+    from_float = preprocess_drawing(rgba[..., 3] / 255.0).image
+    np.testing.assert_allclose(from_float, from_rgba, atol=1e-6)
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="bundled MNIST missing")
+def test_mnist_digits_come_back_unchanged():
+    # MNIST is already 20 px boxes centred by mass at (14, 14): preprocessing is a no-op.
+    with np.load(MNIST) as npz:
+        digits = npz["x_test"][:100]
+    for digit in digits:
+        result = preprocess_drawing(digit)
+        assert np.abs(result.image - digit / 255.0).mean() < 0.005
+
+
+def test_blank_canvas_is_a_hint_not_an_error():
+    result = preprocess_drawing(canvas(lambda d: None))
+    assert result.is_blank and result.image is None and result.bbox is None
+    assert result.message == EMPTY_MESSAGE
+
+
+@pytest.mark.parametrize("radius", [2, 15])  # a speck, and a click with a fat brush
+def test_a_dot_is_a_hint_not_an_error(radius):
+    dot = canvas(lambda d: d.ellipse([100 - radius, 100 - radius, 100 + radius, 100 + radius],
+                                     fill=INK))
+    result = preprocess_drawing(dot)
+    assert result.is_blank and result.image is None
+    assert result.message == DOT_MESSAGE
+    assert result.bbox is not None
+
+
+def test_a_few_scattered_pixels_are_not_a_digit():
+    specks = np.zeros((280, 280, 4), dtype=np.uint8)
+    specks[[10, 140, 270], [10, 200, 30], 3] = 255
+    result = preprocess_drawing(specks)
+    assert result.is_blank and result.message == DOT_MESSAGE
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.zeros((280, 280, 3), dtype=np.uint8), "RGBA"),
+    (np.zeros((280,), dtype=np.uint8), "RGBA"),
+    (np.zeros((0, 0, 4), dtype=np.uint8), "empty"),
+    (np.full((28, 28), 2.0), "[0, 1]"),
+    (np.full((28, 28), np.nan), "[0, 1]"),
+    (np.full((28, 28), "x"), "numeric"),
+])
+def test_malformed_input_raises_a_clear_value_error(bad, words):
+    with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        preprocess_drawing(bad)
+
+
+def test_upscale_is_nearest_neighbour():
+    rng = np.random.default_rng(0)
+    image = rng.random((28, 28))
+    big = upscale(image, 280)
+    assert big.shape == (280, 280) and big.dtype == np.uint8
+    expected = np.kron(np.round(image * 255), np.ones((10, 10))).astype(np.uint8)
+    np.testing.assert_array_equal(big, expected)  # any blur breaks the 10x10 blocks
+    np.testing.assert_array_equal(upscale(image[..., None], 280), expected)
+
+
+def test_upscale_clips_out_of_range_values():
+    big = upscale(np.array([[-0.5, 1.5]] * 2), 4)
+    assert big.min() == 0 and big.max() == 255

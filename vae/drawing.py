@@ -1,0 +1,141 @@
+"""A canvas drawing → the 28x28 input the encoder was trained on, built as MNIST was.
+
+MNIST's recipe: fit the ink's bounding box into 20x20 keeping its aspect ratio,
+anti-aliased, then place it in a 28x28 field with its centre of mass at the
+centre. "Centre" here is pixel index (14, 14), measured rather than guessed: in
+the bundled training set the mean centre of mass is (14.00, 14.01) with a
+spread of 0.29 px per axis, exactly the 1/sqrt(12) of shifts rounded to whole
+pixels. So we shift by whole pixels too, landing within half a pixel of
+(14, 14) per axis, and the 20-px box stays crisp instead of smearing to 21.
+
+Ink is the canvas' alpha channel: streamlit-drawable-canvas draws strokes on a
+transparent layer, so RGB says nothing about where the ink is.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+SIZE = 28
+BOX = 20  # the longer side of the digit's box inside the 28x28 field
+CENTRE = 14.0  # centre-of-mass target, in pixel indices (see the module docstring)
+INK_THRESHOLD = 0.05  # ink above this counts for the bounding box; fainter is stroke fringe
+
+EMPTY_MESSAGE = "Draw a digit: the canvas is empty."
+DOT_MESSAGE = "That's only a dot — draw a whole digit."
+
+
+@dataclass(frozen=True)
+class DrawingResult:
+    """image: float32 (28, 28) in [0, 1], or None when is_blank.
+    bbox: the ink's box in canvas pixels as Pillow's (left, top, right, bottom),
+    right and bottom exclusive; None when the canvas has no ink at all.
+    message: a short hint for the user when is_blank, else None.
+    """
+    image: np.ndarray | None
+    is_blank: bool
+    bbox: tuple[int, int, int, int] | None
+    message: str | None = None
+
+
+def ink_intensity(drawing):
+    """float64 (H, W) ink in [0, 1] from RGBA (alpha is ink) or grayscale (high is ink)."""
+    array = np.asarray(drawing)
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., 3]
+    elif array.ndim != 2:
+        raise ValueError(f"expected an RGBA (H, W, 4) canvas or a grayscale (H, W) image, "
+                         f"got an array of shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"the drawing is empty: shape {np.asarray(drawing).shape}")
+    if array.dtype == bool:
+        return array.astype("float64")
+    if np.issubdtype(array.dtype, np.integer):
+        scale = 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        scale = 1.0
+    else:
+        raise ValueError(f"expected a numeric image, got dtype {array.dtype}")
+    ink = array.astype("float64") / scale
+    if not np.all(np.isfinite(ink)) or ink.min() < 0.0 or ink.max() > 1.0:
+        raise ValueError(f"ink values must lie in [0, 255] for integer images or [0, 1] for "
+                         f"float images; got {array.dtype} in [{array.min()}, {array.max()}]")
+    return ink
+
+
+def ink_bbox(ink, threshold=INK_THRESHOLD):
+    """(left, top, right, bottom) of the pixels above threshold, or None if there are none."""
+    mask = ink > threshold
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def fit_box(ink, box=BOX):
+    """Resize so the longer side is `box` px, keeping the aspect ratio, anti-aliased."""
+    height, width = ink.shape
+    scale = box / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # LANCZOS anti-aliases like MNIST's resampling; its ringing is clipped away.
+    resized = Image.fromarray(ink.astype("float32")).resize(size, Image.LANCZOS)
+    return np.clip(np.asarray(resized, dtype="float64"), 0.0, 1.0)
+
+
+def centre_of_mass(image):
+    """(row, col) intensity centre of mass in pixel indices."""
+    total = image.sum()
+    rows = (image.sum(axis=1) * np.arange(image.shape[0])).sum() / total
+    cols = (image.sum(axis=0) * np.arange(image.shape[1])).sum() / total
+    return rows, cols
+
+
+def place_centred(patch, size=SIZE, centre=CENTRE):
+    """Paste `patch` in a size x size field, its centre of mass at `centre`, whole-pixel shift.
+
+    The offset is clamped so no ink falls off the field: a lopsided digit
+    (centre of mass far from its box's middle) sits at the edge instead of
+    being cut, as it would be in MNIST.
+    """
+    cy, cx = centre_of_mass(patch)
+    h, w = patch.shape
+    top = int(np.clip(np.floor(centre - cy + 0.5), 0, size - h))
+    left = int(np.clip(np.floor(centre - cx + 0.5), 0, size - w))
+    field = np.zeros((size, size), dtype="float32")
+    field[top:top + h, left:left + w] = patch
+    return field
+
+
+def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15):
+    """A canvas drawing → DrawingResult with an MNIST-style (28, 28) float32 image.
+
+    `drawing` is RGBA uint8 (ink in alpha) or grayscale (ink high). A canvas is
+    blank, with a hint rather than an error, when it has fewer than
+    `min_ink_pixels` ink pixels or its ink spans less than `min_size` of the
+    canvas' shorter side (a click with a fat brush is a dot, not a digit).
+    Raises ValueError for arrays that are not a drawing at all.
+    """
+    ink = ink_intensity(drawing)
+    bbox = ink_bbox(ink)
+    if bbox is None:
+        return DrawingResult(None, True, None, EMPTY_MESSAGE)
+    left, top, right, bottom = bbox
+    too_few = np.count_nonzero(ink > INK_THRESHOLD) < min_ink_pixels
+    too_small = max(right - left, bottom - top) < min_size * min(ink.shape)
+    if too_few or too_small:
+        return DrawingResult(None, True, bbox, DOT_MESSAGE)
+    image = place_centred(fit_box(ink[top:bottom, left:right]))
+    return DrawingResult(image, False, bbox)
+
+
+def upscale(image, size=280):
+    """A (28, 28) image in [0, 1] → uint8 (size, size), nearest-neighbour so pixels stay crisp."""
+    image = np.asarray(image, dtype="float64")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]  # the decoder's (28, 28, 1)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    if int(size) < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    grey = Image.fromarray(np.round(np.clip(image, 0.0, 1.0) * 255).astype("uint8"))
+    return np.asarray(grey.resize((int(size), int(size)), Image.NEAREST))

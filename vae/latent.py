@@ -1,0 +1,162 @@
+"""Latent-space geometry for the app: the decoded grid, straight paths, σ-ellipses, extents.
+
+The grid follows the reference figure: columns run left→right over z[0],
+rows run top→bottom from the largest z[1] down, so the picture reads like a
+plot with z[1] pointing up.
+"""
+import io
+
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no global figure state in a server
+
+
+def _per_axis(value, name):
+    """A number or an (x, y) pair → (x, y) floats."""
+    pair = np.asarray(value, dtype="float64")
+    if pair.ndim == 0:
+        pair = np.array([pair, pair])
+    if pair.shape != (2,):
+        raise ValueError(f"{name} must be a number or an (x, y) pair, got {value!r}")
+    return float(pair[0]), float(pair[1])
+
+
+def grid_coordinates(n, lo=-1.0, hi=1.0):
+    """(grid_x, grid_y, z): n values of z[0] left→right, n of z[1] top→bottom (largest first),
+    and z float32 (n*n, 2) in row-major order, row i at grid_y[i], column j at grid_x[j].
+
+    lo and hi are numbers or (x, y) pairs for separate ranges per axis.
+    """
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"a grid needs n >= 2 cells per side, got {n}")
+    (lo_x, lo_y), (hi_x, hi_y) = _per_axis(lo, "lo"), _per_axis(hi, "hi")
+    if not (hi_x > lo_x and hi_y > lo_y):
+        raise ValueError(f"hi must exceed lo on each axis, got lo={lo!r}, hi={hi!r}")
+    grid_x = np.linspace(lo_x, hi_x, n)
+    grid_y = np.linspace(lo_y, hi_y, n)[::-1]
+    rows, cols = np.meshgrid(grid_y, grid_x, indexing="ij")
+    z = np.stack([cols.ravel(), rows.ravel()], axis=1).astype("float32")
+    return grid_x, grid_y, z
+
+
+def tile_grid(images, n):
+    """(n*n, h, w) images, row-major → one (n*h, n*w) float array."""
+    images = np.asarray(images, dtype="float64")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]  # the decoder's channel axis
+    if images.ndim != 3 or len(images) != n * n:
+        raise ValueError(f"expected {n * n} images of shape (h, w) for a {n}x{n} grid, "
+                         f"got an array of shape {images.shape}")
+    _, h, w = images.shape
+    return images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+
+
+def manifold(decode, n, lo=-1.0, hi=1.0):
+    """(figure, grid_x, grid_y): the n x n decoded grid as one image.
+
+    `decode` maps float32 (m, 2) → (m, 28, 28); it is called once for the
+    whole grid, since a model call per cell costs far more than the cells.
+    """
+    grid_x, grid_y, z = grid_coordinates(n, lo, hi)
+    return tile_grid(decode(z), n), grid_x, grid_y
+
+
+def tick_indices(n, max_ticks=16):
+    """Which of n cells get a tick label: every k-th from the first, at most max_ticks."""
+    step = max(1, int(np.ceil((n - 1) / max(1, max_ticks - 1))))
+    return np.arange(0, n, step)
+
+
+def _labels(values):
+    # + 0.0 turns the -0.0 that rounding small negatives yields into 0.0
+    return [f"{v + 0.0:.1f}" for v in np.round(values, 1)]
+
+
+def manifold_figure_png(figure, grid_x, grid_y, figsize=8.0, dpi=100, max_ticks=16,
+                        vmin=0.0, vmax=1.0):
+    """PNG bytes of the reference figure: the grid in Greys_r, cells labelled by their z.
+
+    Ticks sit at cell centres with values rounded to 1 decimal as the
+    reference does, thinned to at most max_ticks per axis so they stay
+    legible. vmin/vmax pin the grey scale to the decoder's [0, 1] output so
+    two grids compare; pass None for the reference's autoscaling.
+    """
+    figure = np.asarray(figure)
+    grid_x, grid_y = np.asarray(grid_x), np.asarray(grid_y)
+    cell_h, cell_w = figure.shape[0] / len(grid_y), figure.shape[1] / len(grid_x)
+    fig = Figure(figsize=(figsize, figsize), dpi=dpi)
+    ax = fig.add_subplot()
+    ax.imshow(figure, cmap="Greys_r", vmin=vmin, vmax=vmax)
+    # Pixel k spans [k - 0.5, k + 0.5] in imshow, so cell i's centre is at
+    # i*cell + cell/2 - 0.5 (the reference's digit_size // 2 is half a pixel off).
+    xs, ys = tick_indices(len(grid_x), max_ticks), tick_indices(len(grid_y), max_ticks)
+    ax.set_xticks(xs * cell_w + cell_w / 2 - 0.5, _labels(grid_x[xs]))
+    ax.set_yticks(ys * cell_h + cell_h / 2 - 0.5, _labels(grid_y[ys]))
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def interpolate(z_a, z_b, steps):
+    """(steps, d) points on the straight line from z_a to z_b, both ends exact."""
+    z_a, z_b = np.ravel(z_a), np.ravel(z_b)
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"endpoints differ in dimension: {z_a.shape} vs {z_b.shape}")
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2 (both endpoints), got {steps!r}")
+    t = np.linspace(0.0, 1.0, int(steps))[:, None]
+    path = ((1.0 - t) * z_a + t * z_b).astype(np.result_type(z_a, z_b, np.float32))
+    # Exact already for finite z; explicit so that a refactor to a + t*(b - a),
+    # which can miss b, cannot move the ends.
+    path[0], path[-1] = z_a, z_b
+    return path
+
+
+def sigma_ellipse(z_mean, z_log_var, n_sigma=2.0, points=64):
+    """(x, y) tracing the axis-aligned n_sigma ellipse of a diagonal 2-D Gaussian, closed.
+
+    Semi-axes are n_sigma * exp(0.5 * log_var). points is rounded up to a
+    multiple of 4 so the curve passes through the four axis extremes; the
+    arrays hold points + 1 entries, the last repeating the first. Note: in 2-D
+    the 2σ ellipse holds 1 - exp(-2) ≈ 86% of the mass, not 95%.
+    """
+    mean = np.ravel(np.asarray(z_mean, dtype="float64"))
+    log_var = np.ravel(np.asarray(z_log_var, dtype="float64"))
+    if mean.shape != (2,) or log_var.shape != (2,):
+        raise ValueError(f"expected a 2-D mean and log-variance, got shapes "
+                         f"{np.shape(z_mean)} and {np.shape(z_log_var)}")
+    if not n_sigma > 0:
+        raise ValueError(f"n_sigma must be positive, got {n_sigma!r}")
+    points = 4 * max(1, int(np.ceil(points / 4)))
+    semi = n_sigma * np.exp(0.5 * log_var)
+    theta = 2.0 * np.pi * np.arange(points + 1) / points
+    x, y = mean[0] + semi[0] * np.cos(theta), mean[1] + semi[1] * np.sin(theta)
+    x[-1], y[-1] = x[0], y[0]
+    return x, y
+
+
+def latent_extent(z, quantile=0.005, pad=0.1, square=True):
+    """(lo, hi) per axis, as (lo_0, lo_1, ...) and (hi_0, hi_1, ...), covering where z lives.
+
+    Quantiles instead of min/max, so a few stray encodings do not shrink the
+    data into a corner; each side is then padded by `pad` of the span. With
+    `square`, every axis gets the largest span (around its own middle), so a
+    unit of z[0] and of z[1] look the same on a square pad.
+    """
+    z = np.asarray(z, dtype="float64")
+    if z.ndim != 2:
+        raise ValueError(f"expected latent points of shape (m, d), got {z.shape}")
+    z = z[np.all(np.isfinite(z), axis=1)]
+    if len(z) == 0:
+        raise ValueError("no finite latent points to take the extent of")
+    if not 0.0 <= quantile < 0.5:
+        raise ValueError(f"quantile must be in [0, 0.5), got {quantile!r}")
+    lo, hi = np.quantile(z, [quantile, 1.0 - quantile], axis=0)
+    span = hi - lo
+    span = np.where(span > 0, span, 1.0) * (1.0 + 2.0 * pad)  # all-equal z: a unit box around it
+    if square:
+        span = np.full_like(span, span.max())
+    middle = (lo + hi) / 2.0
+    return tuple((middle - span / 2).tolist()), tuple((middle + span / 2).tolist())
