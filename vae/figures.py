@@ -46,7 +46,7 @@ def pad_figure(extent, point, z_map=None, labels=None, height=460):
     gx, gy = np.meshgrid(np.linspace(x0, x1, PAD_GRID), np.linspace(y0, y1, PAD_GRID))
     fig = go.Figure()
     if z_map is not None:
-        for trace in digit_traces(z_map, labels, opacity=0.18, size=3, hover=False):
+        for trace in digit_traces(z_map, labels, opacity=0.3, size=3, hover=False):
             fig.add_trace(trace)
     fig.add_trace(go.Scattergl(
         x=gx.ravel(), y=gy.ravel(), mode="markers", name="pad", showlegend=False,

@@ -30,45 +30,41 @@ def _canvas_image(result):
 
 
 def render(explorer):
-    left, middle = st.columns([1, 1], gap="large")
+    left, right = st.columns([1, 1.7], gap="large")
     with left:
-        st.markdown("**Draw a digit** with the mouse or a finger")
         result = st_canvas(stroke_width=st.session_state.get("stroke_width", 18), stroke_color="#000000",
                            background_color="", height=CANVAS_PX, width=CANVAS_PX,
                            drawing_mode="freedraw", return_image_data=True, key=canvas_key())
-        c0, c1 = st.columns([1, 2])
+        st.caption("Draw one digit with the mouse or a finger; it is encoded when you lift the pen.")
+        c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
-        c1.slider("Pen width", 8, 32, 18, key="stroke_width", label_visibility="collapsed",
-                  help="Pen width in canvas pixels")
-    rgba = _canvas_image(result)
-    drawing = preprocess_drawing(rgba) if rgba is not None else None
-    with middle:
+        c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")
+        rgba = _canvas_image(result)
+        drawing = preprocess_drawing(rgba) if rgba is not None else None
         if drawing is None or drawing.is_blank:
             st.session_state.pop("drawn", None)
             st.info(drawing.message if drawing is not None and drawing.message
-                    else "Draw a digit on the canvas: it is encoded as soon as you lift the pen.",
-                    icon=":material/draw:")
-            return
-        z_mean, z_log_var = explorer.encode(drawing.image)
-        st.session_state["drawn"] = {"z_mean": z_mean, "z_log_var": z_log_var, "image": drawing.image}
-        looks = explorer.looks_like(z_mean)
-        a, b = st.columns(2)
-        with a:
-            st.markdown("**What the model sees**")
-            show_digit(drawing.image, size=140)
-            st.caption("Cropped, fit into 20×20, centred by mass in 28×28, as MNIST was made.")
-        with b:
-            st.markdown("**Reconstruction**")
-            show_digit(explorer.decode_one(z_mean), size=140)
-            st.caption("Decoded from z_mean.")
-        sigma = np.exp(0.5 * z_log_var)
-        st.markdown(f"Encoded at **z = ({z_mean[0]:.2f}, {z_mean[1]:.2f})**, "
-                    f"σ = ({sigma[0]:.2f}, {sigma[1]:.2f})")
-        st.markdown(f"Looks like a **{looks.label}**: {looks.share:.0%} of its "
-                    f"{len(looks.neighbours)} nearest test digits in latent space are {looks.label}s.")
-    ellipse = sigma_ellipse(z_mean, z_log_var, n_sigma=2)
-    extent = explorer.extent()
-    fig = map_figure(explorer.z_test, explorer.y_test, extent, height=520,
-                     highlight=z_mean, ellipse=ellipse)
-    st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})
-    st.caption("★ your digit at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's uncertainty.")
+                    else "Draw a digit on the canvas above.", icon=":material/draw:")
+            z_mean = z_log_var = None
+        else:
+            z_mean, z_log_var = explorer.encode(drawing.image)
+            st.session_state["drawn"] = {"z_mean": z_mean, "z_log_var": z_log_var, "image": drawing.image}
+            a, b = st.columns(2)
+            with a, st.container(key="draw_input"):
+                show_digit(drawing.image, size=112, caption="what the model sees")
+            with b, st.container(key="draw_reconstruction"):
+                show_digit(explorer.decode_one(z_mean), size=112, caption="reconstruction")
+            looks = explorer.looks_like(z_mean)
+            sigma = np.exp(0.5 * z_log_var)
+            st.markdown(f"Encoded at **z = ({z_mean[0]:.2f}, {z_mean[1]:.2f})**, "
+                        f"σ = ({sigma[0]:.2f}, {sigma[1]:.2f}).  \n"
+                        f"Looks like a **{looks.label}**: {looks.share:.0%} of its {len(looks.neighbours)} "
+                        f"nearest test digits in latent space are {looks.label}s.")
+            st.caption("The input is cropped, fit into 20×20 and centred by mass in 28×28, as MNIST was made.")
+    with right:
+        fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=600,
+                         highlight=z_mean,
+                         ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
+        st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})
+        st.caption("★ your digit at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's "
+                   "uncertainty (it holds 86% of the probability in 2-D).")

@@ -21,7 +21,7 @@ def crisp(image, size=DISPLAY_PX):
 
 
 def show_digit(image, caption=None, size=DISPLAY_PX):
-    st.image(crisp(image, size), caption=caption, width=size)
+    st.image(crisp(image, size), caption=caption, width=size, output_format="PNG")
 
 
 def strip(images, gap=4, size=112):

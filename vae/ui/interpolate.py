@@ -47,7 +47,7 @@ def render(explorer):
     path = interpolate(z_a, z_b, steps)
     images = explorer.decode(path)
     st.markdown(f"**From {name_a} to {name_b}**, decoded at {steps} evenly spaced points of the straight line in z")
-    st.image(strip(images, size=84), width="content")
+    st.image(strip(images, size=84), width="content", output_format="PNG")
     left, right = st.columns([1, 2], gap="large")
     with left:
         t = st.slider("Position along the line (t)", 0.0, 1.0, 0.5, 0.01, key="interp_t")

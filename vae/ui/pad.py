@@ -51,7 +51,8 @@ def render(explorer):
         image = explorer.decode_one(z)
         looks = explorer.looks_like(z)
         st.markdown(f"**Decoded digit** at z = ({z[0]:.2f}, {z[1]:.2f})")
-        show_digit(image)
+        with st.container(key="pad_digit"):
+            show_digit(image)
         st.markdown(f"Looks like a **{looks.label}**: {looks.share:.0%} of the "
                     f"{len(looks.neighbours)} nearest test digits are {looks.label}s.")
         c0, c1 = st.columns(2)

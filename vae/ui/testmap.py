@@ -38,6 +38,8 @@ def render(explorer):
         label = int(explorer.y_test[picked])
         z = explorer.z_test[picked]
         st.markdown(f"**Test digit #{picked}**, labelled **{label}**")
-        show_digit(explorer.x_test[picked], size=168, caption="original")
-        show_digit(explorer.decode_one(z), size=168, caption="reconstruction (from z_mean)")
+        with st.container(key="map_original"):
+            show_digit(explorer.x_test[picked], size=168, caption="original")
+        with st.container(key="map_reconstruction"):
+            show_digit(explorer.decode_one(z), size=168, caption="reconstruction (from z_mean)")
         st.markdown(f"z_mean = ({z[0]:.2f}, {z[1]:.2f})")
