@@ -32,10 +32,12 @@ def _canvas_image(result):
 def render(explorer):
     left, right = st.columns([1, 1.7], gap="large")
     with left:
+        st.markdown("**Draw a digit**")
+        st.space("small")  # the canvas toolbar floats above the canvas: keep it off the text
         result = st_canvas(stroke_width=st.session_state.get("stroke_width", 18), stroke_color="#000000",
                            background_color="", height=CANVAS_PX, width=CANVAS_PX,
                            drawing_mode="freedraw", return_image_data=True, key=canvas_key())
-        st.caption("Draw one digit with the mouse or a finger; it is encoded when you lift the pen.")
+        st.caption("Use the mouse or a finger; the digit is encoded when you lift the pen.")
         c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
         c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")

@@ -1,0 +1,95 @@
+"""The explorer in a real Chromium: load, click the pad, draw, read the legend."""
+import urllib.parse
+
+import pytest
+
+from tests.e2e.conftest import no_exceptions, screenshot, wait_ready
+
+pytestmark = pytest.mark.browser
+
+
+def open_view(page, server, view=None, width=1400):
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(server + (f"/?view={urllib.parse.quote(view)}" if view else "/"))
+    wait_ready(page)
+    no_exceptions(page)
+
+
+def digit_src(page, container="pad_digit"):
+    return page.locator(f".st-key-{container} img").first.get_attribute("src")
+
+
+def click_pad(page, fx, fy):
+    """Click at a fraction of the pad's plotting area (0,0 = top left)."""
+    area = page.locator(".st-key-pad_chart .nsewdrag").first
+    box = area.bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def test_page_loads_without_errors(page, server):
+    open_view(page, server)
+    assert page.locator("h1").first.inner_text().startswith("VAE Explorer")
+    page.wait_for_selector(".st-key-pad_digit img")
+    screenshot(page, "pad-desktop")
+
+
+def test_clicking_two_places_on_the_pad_changes_the_digit(page, server):
+    open_view(page, server)
+    first = digit_src(page)
+    click_pad(page, 0.25, 0.25)
+    page.wait_for_function(
+        "src => document.querySelector('.st-key-pad_digit img')?.getAttribute('src') !== src", arg=first)
+    wait_ready(page)
+    second = digit_src(page)
+    assert "z=" in page.url
+    url_after_first = page.url
+    click_pad(page, 0.75, 0.7)
+    page.wait_for_function(
+        "src => document.querySelector('.st-key-pad_digit img')?.getAttribute('src') !== src", arg=second)
+    wait_ready(page)
+    assert digit_src(page) not in (first, second)
+    assert page.url != url_after_first
+    no_exceptions(page)
+    screenshot(page, "pad-after-clicks")
+
+
+def test_drawing_a_stroke_encodes_it(page, server):
+    open_view(page, server, "Draw")
+    canvas = page.locator(".st-key-canvas_0 canvas.upper-canvas")
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 150, y + 40)
+    page.mouse.down()
+    for k in range(1, 25):  # a slightly slanted "1"
+        page.mouse.move(x + 150 - k, y + 40 + k * 8)
+    page.mouse.up()
+    page.wait_for_selector(".st-key-draw_reconstruction img", timeout=30_000)
+    wait_ready(page)
+    assert page.locator(".st-key-draw_input img").count() == 1
+    legend = page.locator(".st-key-draw_map .legendtext").all_text_contents()
+    assert "your digit" in legend
+    assert page.locator(".st-key-draw_map .scatterlayer .trace .points path").count() >= 1
+    no_exceptions(page)
+    screenshot(page, "draw-desktop")
+
+
+def test_scatter_legend_lists_all_digits(page, server):
+    open_view(page, server, "Test-set map")
+    page.wait_for_selector(".st-key-map_chart .legendtext")
+    legend = page.locator(".st-key-map_chart .legendtext").all_text_contents()
+    assert legend[:10] == [str(d) for d in range(10)]
+    screenshot(page, "map-desktop")
+
+
+@pytest.mark.parametrize("view", ["Manifold", "Interpolate", "Model"])
+def test_other_views_render(page, server, view):
+    open_view(page, server, view)
+    page.wait_for_selector("[data-testid=stPlotlyChart]")
+    screenshot(page, f"{view.lower()}-desktop")
+
+
+@pytest.mark.parametrize("view", [None, "Draw", "Test-set map"])
+def test_narrow_screen(page, server, view):
+    open_view(page, server, view, width=390)
+    screenshot(page, f"{(view or 'pad').split()[0].lower()}-narrow")
