@@ -1,0 +1,40 @@
+"""Shared test setup. Keep it small: other suites add their fixtures here."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `pytest` as well as `python -m pytest`
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """One small model (300 images, 2 epochs) made by the real training CLI, shared by all tests."""
+    from vae.train import main
+    out = tmp_path_factory.mktemp("tiny-model") / "tiny"
+    assert main(["--limit", "300", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+# With VAE_REQUIRE_BROWSER=1 (CI), a browser test that is skipped, or no browser
+# test at all, fails the run: green must mean the app worked in a real browser.
+_browser_outcomes = []
+
+
+def pytest_runtest_logreport(report):
+    if "browser" in report.keywords and (report.when == "call" or report.outcome == "skipped"):
+        _browser_outcomes.append(report.outcome)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("VAE_REQUIRE_BROWSER") != "1" or session.config.option.collectonly:
+        return
+    if "skipped" in _browser_outcomes or not _browser_outcomes:
+        reason = "were skipped" if _browser_outcomes else "did not run"
+        print(f"\nVAE_REQUIRE_BROWSER=1: browser tests {reason}; failing the run.")
+        session.exitstatus = 1
