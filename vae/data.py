@@ -7,6 +7,7 @@ contents rather than of the file.
 import hashlib
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,23 +38,26 @@ def _read_npz(path):
             if missing:
                 raise DataError(f"{path} lacks the arrays {missing}; {_fix_hint(path)}")
             return {k: npz[k] for k in KEYS}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as err:
         raise DataError(f"{path} is unreadable ({err}); it is truncated or not an .npz. {_fix_hint(path)}") from err
 
 
 def _fix_hint(path):
-    return (f"Restore it with `git checkout -- {os.path.relpath(path, REPO_ROOT)}` "
-            "(the repo ships the original), or delete it to fall back to Keras' downloader.")
+    path = Path(path).resolve()
+    if path == DEFAULT_PATH:
+        return ("Restore it with `git checkout -- data/mnist.npz` (the repo ships the original), "
+                "or delete it to fall back to Keras' downloader.")
+    return f"Point to the original MNIST .npz instead of {path}."
 
 
-def _download_with_keras():
+def _download_with_keras(path):
     """Keras' downloader: only useful for users with internet access."""
     try:
         from keras.datasets import mnist
         (x_train, y_train), (x_test, y_test) = mnist.load_data()
     except Exception as err:  # no network, no keras: say so plainly
         raise DataError(
-            f"{DEFAULT_PATH} is missing and Keras could not download MNIST ({err}). "
+            f"{path} is missing and Keras could not download MNIST ({err}). "
             "Restore the bundled file with `git checkout -- data/mnist.npz`.") from err
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
@@ -65,7 +69,7 @@ def load_arrays(path=None, allow_download=True):
         arrays = _read_npz(path)
         source = str(path)
     elif allow_download:
-        arrays = _download_with_keras()
+        arrays = _download_with_keras(path)
         source = "keras.datasets.mnist"
     else:
         raise DataError(f"{path} is missing. {_fix_hint(path)}")

@@ -39,12 +39,13 @@ def kl_per_image(z_mean, z_log_var):
 
 def elbo_terms(model, images, seed=0, batch=2048):
     """Per-image (reconstruction, kl) in nats, with one seeded z sample each."""
+    from vae.data import to_model_input
     rng = np.random.default_rng(seed)
     z_mean, z_log_var = encode_all(model, images, batch)
     z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape).astype("float32")
     recon = np.empty(len(images), dtype="float64")
     for start in range(0, len(images), batch):
-        x = images[start:start + batch].astype("float32") / 255.0
+        x = to_model_input(images[start:start + batch])[..., 0]
         recon[start:start + batch] = bce_per_image(x, model.decode(z[start:start + batch]))
     return recon, kl_per_image(z_mean.astype("float64"), z_log_var.astype("float64")), z_mean
 

@@ -64,23 +64,34 @@ def current_point_trace(point, name="current z"):
 
 
 def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None, picked=None):
-    """All test digits at their z_mean; optional drawn-digit marker, its 2σ ellipse, a picked digit."""
+    """All test digits at their z_mean, plus three overlay traces, hidden when empty:
+    a drawn digit's marker, its 2σ ellipse, and a picked test digit's ring.
+    """
     fig = go.Figure(digit_traces(z_test, labels))
-    if ellipse is not None:
-        fig.add_trace(go.Scatter(x=ellipse[0], y=ellipse[1], mode="lines", name="2σ of q(z|x)",
-                                 line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
-    if highlight is not None:
-        fig.add_trace(go.Scatter(
-            x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
-            marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
-            hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    if picked is not None:
-        fig.add_trace(go.Scatter(
-            x=[picked[0]], y=[picked[1]], mode="markers", name="picked", showlegend=False,
-            marker=dict(symbol="circle-open", size=16, line=dict(width=3, color=MARKER_COLOR)),
-            hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="2σ of q(z|x)",
+                             line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=[], y=[], mode="markers", name="your digit",
+        marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
+        hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[], y=[], mode="markers", name="picked", showlegend=False,
+        marker=dict(symbol="circle-open", size=16, line=dict(width=3, color=MARKER_COLOR)),
+        hoverinfo="skip"))
     fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"), dragmode="zoom")
+    set_overlays(fig, highlight, ellipse, picked)
     return _square_axes(fig, extent, height, fixed=False)
+
+
+def set_overlays(fig, highlight=None, ellipse=None, picked=None):
+    """Move the overlays of a `map_figure` in place: cheap, unlike rebuilding 10k points."""
+    ellipse_trace, highlight_trace, picked_trace = fig.data[-3:]
+    for trace, xy in ((ellipse_trace, ellipse), (highlight_trace, None if highlight is None else
+                                                 ([highlight[0]], [highlight[1]])),
+                      (picked_trace, None if picked is None else ([picked[0]], [picked[1]]))):
+        trace.visible = xy is not None
+        trace.x, trace.y = ([], []) if xy is None else ([float(v) for v in xy[0]], [float(v) for v in xy[1]])
+    return fig
 
 
 def history_figure(history, height=300, title=None):

@@ -140,6 +140,8 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
     """The whole recipe: fit, evaluate on the held-out test set, write `out` atomically.
 
     Returns the model directory, or None when the user stopped and asked not to keep it.
+    `keep_partial` is a bool, or a zero-argument callable asked when training ends
+    (so a trainer process can read the user's latest choice).
     """
     from vae.data import CONTENT_SHA256, load_arrays
     from vae.evaluate import evaluate
@@ -150,7 +152,8 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
         raise FileExistsError(f"{out} already exists; choose another --out")
     arrays = arrays if arrays is not None else load_arrays()
     model, summary = fit(config, arrays, callbacks, user_stop, verbose)
-    if summary["stop_reason"] == STOP_USER and not keep_partial:
+    keep = keep_partial() if callable(keep_partial) else keep_partial
+    if summary["stop_reason"] == STOP_USER and not keep:
         return None
     metrics = evaluate(model, arrays, seed=config.seed)
     metadata = build_metadata(config, summary, metrics, CONTENT_SHA256, out.name)
@@ -188,11 +191,12 @@ def main(argv=None):
                          kl_reduction=args.kl_reduction, latent_dim=args.latent_dim,
                          train_on=args.train_on, limit=args.limit, seed=args.seed,
                          patience=args.patience)
+    from vae.data import DataError
     try:
         config.validate()
         out = args.out or default_out_dir()
         model_dir = train_and_save(config, out, verbose=0 if args.quiet else 1)
-    except (ValueError, FileExistsError) as err:
+    except (ValueError, FileExistsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from vae.store import read_metadata

@@ -4,7 +4,8 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from vae.drawing import preprocess_drawing
-from vae.figures import map_figure
+from vae.figures import map_figure, set_overlays
+from vae.ui.state import session_figure
 from vae.latent import sigma_ellipse
 from vae.ui.images import show_digit
 
@@ -29,7 +30,9 @@ def _canvas_image(result):
         return None
 
 
+@st.fragment
 def render(explorer):
+    # A fragment: a stroke reruns this section only.
     left, right = st.columns([1, 1.7], gap="large")
     with left:
         st.markdown("**Draw a digit**")
@@ -64,9 +67,10 @@ def render(explorer):
                         f"nearest test digits in latent space are {looks.label}s.")
             st.caption("The input is cropped, fit into 20×20 and centred by mass in 28×28, as MNIST was made.")
     with right:
-        fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=600,
-                         highlight=z_mean,
-                         ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
+        fig = session_figure("draw_map", explorer, lambda: map_figure(
+            explorer.z_test, explorer.y_test, explorer.extent(), height=600))
+        set_overlays(fig, highlight=z_mean,
+                     ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
         st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})
         st.caption("★ your digit at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's "
                    "uncertainty (it holds 86% of the probability in 2-D).")

@@ -9,7 +9,7 @@ def render(explorer):
     (x0, x1), (y0, y1) = explorer.extent()
     data_half = round(max(abs(x0), abs(x1), abs(y0), abs(y1)), 1)
     c0, c1, c2 = st.columns([2, 2, 1], vertical_alignment="bottom")
-    n = c0.slider("Grid size n (n × n digits)", 5, 60, 30, key="manifold_n")
+    n = c0.slider("Grid size n (n × n digits)", 5, 60, 30, key="manifold_n", bind="query-params")
     half = c1.slider("Range: z from −r to +r on both axes", 0.2, 6.0, min(max(data_half, 0.5), 6.0), 0.1,
                      key="manifold_r", help=f"The reference figure uses r = 1.0. The test digits of this "
                                             f"model lie within about ±{data_half}.")

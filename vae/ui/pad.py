@@ -4,7 +4,7 @@ import streamlit as st
 
 from vae.figures import pad_figure
 from vae.ui.images import show_digit
-from vae.ui.state import current_point, set_point
+from vae.ui.state import current_point, session_figure, set_point
 
 PAD_KEY = "pad_chart"
 
@@ -30,8 +30,9 @@ def _from_inputs():
     set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
 
 
+@st.fragment
 def render(explorer):
-    extent = explorer.extent()
+    # A fragment: a click reruns this section only, not the sidebar and the page around it.
     new_point = clicked_point()
     if new_point is not None:
         set_point(new_point)
@@ -40,25 +41,26 @@ def render(explorer):
     st.session_state.setdefault("z1_input", float(round(z[1], 3)))
 
     left, right = st.columns([3, 2], gap="large")
-    with left:
-        show_map = st.toggle("Show the test digits underneath", value=True, key="pad_show_map",
-                             help="Each dot is a held-out test digit at its z_mean, coloured by label.")
-        fig = pad_figure(extent, z, explorer.z_test if show_map else None, explorer.y_test)
-        st.plotly_chart(fig, key=PAD_KEY, on_select="rerun", selection_mode="points",
-                        config={"displayModeBar": False, "scrollZoom": False})
-        st.caption("Click anywhere on the pad to decode that point of the latent space.")
+    # The digit is written first so it reaches the browser before the 400 KB chart does.
     with right:
-        image = explorer.decode_one(z)
         looks = explorer.looks_like(z)
         st.markdown(f"**Decoded digit** at z = ({z[0]:.2f}, {z[1]:.2f})")
         with st.container(key="pad_digit"):
-            show_digit(image)
+            show_digit(explorer.decode_one(z))
         st.markdown(f"Looks like a **{looks.label}**: {looks.share:.0%} of the "
                     f"{len(looks.neighbours)} nearest test digits are {looks.label}s.")
         c0, c1 = st.columns(2)
-        step = 0.05
-        c0.number_input("z[0]", min_value=-100.0, max_value=100.0, step=step, format="%.3f",
+        c0.number_input("z[0]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
                         key="z0_input", on_change=_from_inputs)
-        c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=step, format="%.3f",
+        c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
                         key="z1_input", on_change=_from_inputs)
         st.caption("Set z exactly here. The URL keeps the point, so a link reproduces this view.")
+    with left:
+        show_map = st.toggle("Show the test digits underneath", value=True, key="pad_show_map",
+                             help="Each dot is a held-out test digit at its z_mean, coloured by label.")
+        fig = session_figure(f"pad_{show_map}", explorer, lambda: pad_figure(
+            explorer.extent(), (0.0, 0.0), explorer.z_test if show_map else None, explorer.y_test))
+        fig.data[-1].x, fig.data[-1].y = [float(z[0])], [float(z[1])]
+        st.plotly_chart(fig, key=PAD_KEY, on_select="rerun", selection_mode="points",
+                        config={"displayModeBar": False, "scrollZoom": False})
+        st.caption("Click anywhere on the pad to decode that point of the latent space.")

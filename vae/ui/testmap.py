@@ -1,7 +1,8 @@
 """The 10,000 held-out test digits at their z_mean: zoom, hover, click one to inspect it."""
 import streamlit as st
 
-from vae.figures import map_figure
+from vae.figures import map_figure, set_overlays
+from vae.ui.state import session_figure
 from vae.ui.images import show_digit
 
 MAP_KEY = "map_chart"
@@ -21,12 +22,14 @@ def picked_index():
     return st.session_state.get("picked_test")
 
 
+@st.fragment
 def render(explorer):
     picked = picked_index()
     left, right = st.columns([3, 1], gap="large")
     with left:
-        fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=620,
-                         picked=explorer.z_test[picked] if picked is not None else None)
+        fig = session_figure("test_map", explorer, lambda: map_figure(
+            explorer.z_test, explorer.y_test, explorer.extent(), height=620))
+        set_overlays(fig, picked=explorer.z_test[picked] if picked is not None else None)
         st.plotly_chart(fig, key=MAP_KEY, on_select="rerun", selection_mode="points",
                         config={"displaylogo": False})
         st.caption("Every held-out test digit at its z_mean. Scroll or drag to zoom, double-click to reset, "
