@@ -7,7 +7,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import draw, interpolate, manifold, model_panel, pad, testmap  # noqa: E402
+from vae.ui import draw, interpolate, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
@@ -27,7 +27,7 @@ with st.sidebar:
 
 tabs = st.tabs(TABS, key="view", bind="query-params")
 sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
-            None, model_panel.render]
+            training.render, model_panel.render]
 for tab, section in zip(tabs, sections):
     if tab.open and section is not None:
         with tab:

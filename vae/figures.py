@@ -140,3 +140,36 @@ def manifold_figure(tiled, grid_x, grid_y, height=640, max_ticks=11):
                       xaxis_title="z[0]", yaxis_title="z[1]")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+def live_training_figure(recent, history, batches_per_epoch, height=320):
+    """Running training losses by batch (x in epochs) and validation losses per epoch."""
+    fig = go.Figure()
+    colors = {"loss": "#4f46e5", "reconstruction_loss": "#059669", "neg_elbo": "#111827", "kl_loss": "#dc2626"}
+    names = {"loss": "total (trained)", "reconstruction_loss": "reconstruction",
+             "neg_elbo": "-ELBO (true)", "kl_loss": "KL (trained)"}
+    per_epoch = max(batches_per_epoch, 1)
+    for key, name in names.items():
+        axis = "y2" if key == "kl_loss" else "y"
+        if recent:
+            fig.add_trace(go.Scatter(x=[r["step"] / per_epoch for r in recent], y=[r[key] for r in recent],
+                                     mode="lines", name=name, line=dict(color=colors[key]), yaxis=axis))
+        val = [h.get("val_" + key) for h in history if h.get("val_" + key) is not None]
+        if val:
+            fig.add_trace(go.Scatter(x=[h["epoch"] for h in history if h.get("val_" + key) is not None],
+                                     y=val, mode="markers", name=f"{name} · val", yaxis=axis,
+                                     marker=dict(color=colors[key], symbol="diamond", size=9)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="epoch", rangemode="tozero"), yaxis=dict(title="nats / image"),
+                      yaxis2=dict(title="KL", overlaying="y", side="right", showgrid=False),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def preview_scatter(z, labels, epoch, height=320):
+    fig = go.Figure(digit_traces(z, labels, opacity=0.7, size=4, hover=False))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      title=dict(text=f"z_mean of 2,000 test digits, epoch {epoch}", font=dict(size=13)),
+                      legend=dict(itemsizing="constant"), xaxis_title="z[0]", yaxis_title="z[1]")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig

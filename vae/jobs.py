@@ -1,12 +1,13 @@
 """Background training jobs: one trainer process per server, reporting through files.
 
 Why a process: a Keras training thread inside the Streamlit server starves (Streamlit
-runs a full gc.collect() after every script run), so training runs in a child process
-started with the "spawn" context. Why files: every browser session, and a page reload,
+runs a full gc.collect() after every script run), so training runs in a fresh child
+interpreter, `python -m vae.jobs JOB_DIR`. Why files: every browser session, and a page reload,
 must see and re-attach to the running job, and files outlive the session that started it.
 
 A job directory, <runtime_dir>/<job id>/, holds:
   job.json        id, name, config, target model dir, pid, start time (written by the parent)
+  args.json       the trainer's arguments
   progress.jsonl  append-only events from the trainer, one JSON object a line
   preview.npz     latent codes of 2,000 test digits and a decoded 12x12 manifold, per epoch
   stop.json       {"keep": bool}: the parent asks the trainer to stop
@@ -28,11 +29,11 @@ import datetime as dt
 import fcntl
 import functools
 import json
-import multiprocessing
 import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -44,7 +45,7 @@ import numpy as np
 from vae.store import DEFAULT_MODEL, MODELS_DIR, TMP_PREFIX, write_json_atomic
 
 JOB_FILE, PROGRESS_FILE, PREVIEW_FILE = "job.json", "progress.jsonl", "preview.npz"
-STOP_FILE, LOG_FILE = "stop.json", "trainer.log"
+STOP_FILE, LOG_FILE, ARGS_FILE = "stop.json", "trainer.log", "args.json"
 CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
 TERMINAL_EVENTS = ("finished", "discarded", "failed")
 
@@ -309,14 +310,27 @@ def _pid_alive(pid, pid_start):
     return fields[0] != "Z" and (pid_start is None or fields[19] == pid_start)
 
 
-_CHILDREN = {}  # pid -> Process this process started: exit codes, and reaping the zombie
+_CHILDREN = {}  # pid -> Popen this process started: exit codes, and reaping the zombie
+
+
+def _spawn_trainer(job_dir):
+    """A fresh interpreter running `python -m vae.jobs JOB_DIR`.
+
+    Not multiprocessing's "spawn": it re-runs the parent's __main__ in the child, and
+    inside Streamlit that is app.py, which cannot run outside a Streamlit server.
+    """
+    from vae.data import REPO_ROOT
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen([sys.executable, "-m", "vae.jobs", str(job_dir)], cwd=REPO_ROOT, env=env,
+                            stdin=subprocess.DEVNULL, close_fds=True)
 
 
 def _process_state(info):
     """(alive, exit code or None)."""
     proc = _CHILDREN.get(info.pid)
     if proc is not None:
-        code = proc.exitcode  # polls waitpid, so the finished child does not linger as a zombie
+        code = proc.poll()  # waitpid: the finished child does not linger as a zombie
         return code is None, code
     return _pid_alive(info.pid, info.pid_start), None
 
@@ -406,12 +420,11 @@ class JobManager:
             job_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
             job_dir = self.runtime_dir / job_id
             job_dir.mkdir()
-            ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked TF state
-            proc = ctx.Process(target=run_job, name=f"vae-trainer-{job_id}", daemon=False,
-                               args=(str(job_dir), dataclasses.asdict(config), str(target),
-                                     self.threads))
+            args = {"job_dir": str(job_dir), "config": dataclasses.asdict(config),
+                    "out_dir": str(target), "threads": self.threads}
+            write_json_atomic(job_dir / ARGS_FILE, args)
             try:
-                proc.start()
+                proc = _spawn_trainer(job_dir)
             except BaseException:
                 shutil.rmtree(job_dir, ignore_errors=True)
                 raise
@@ -546,3 +559,7 @@ def summarize(info, events):
         s.phase, s.eta = "done", 0.0
         s.fraction = 1.0 if s.state == "finished" else s.fraction
     return s
+
+
+if __name__ == "__main__":  # the trainer process: python -m vae.jobs JOB_DIR
+    run_job(**json.loads((Path(sys.argv[1]) / ARGS_FILE).read_text()))

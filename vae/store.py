@@ -83,3 +83,19 @@ def resolve_model_dir(name_or_path=None, models_dir=None):
         raise FileNotFoundError(f"No model at {candidate}: it needs {MODEL_FILE} and {METADATA_FILE}. "
                                 f"Train one with `python -m vae.train`.")
     return candidate
+
+
+def delete_model_dir(name, models_dir=None):
+    """Remove a trained version. The shipped default is refused: the UI can never lose it.
+
+    Renamed away first, so a crash mid-delete leaves a hidden .tmp-* dir, never half a model.
+    """
+    models_dir = Path(models_dir or MODELS_DIR)
+    if name == DEFAULT_MODEL:
+        raise PermissionError(f"{DEFAULT_MODEL!r} is the shipped model and cannot be deleted")
+    target = models_dir / name
+    if target.parent != models_dir or not is_model_dir(target):
+        raise FileNotFoundError(f"no model version named {name!r}")
+    doomed = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + "deleted-", dir=models_dir))
+    os.rename(target, doomed / name)
+    shutil.rmtree(doomed, ignore_errors=True)
