@@ -2,14 +2,17 @@
 import streamlit as st
 
 from vae.figures import history_figure
-from vae.store import DEFAULT_MODEL, MODEL_FILE, read_metadata, resolve_model_dir
+from vae.store import DEFAULT_MODEL, MODEL_FILE, delete_model_dir, read_metadata, resolve_model_dir
 from vae.ui.state import MODEL_PARAM, available_models
 
 
 def _label(name):
     try:
-        m = read_metadata(resolve_model_dir(name)).get("metrics", {})
+        meta = read_metadata(resolve_model_dir(name))
+        m = meta.get("metrics", {})
         extra = f" · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}"
+        if meta.get("stop_reason") == "stopped_by_user":
+            extra = f" · stopped at epoch {meta.get('epochs_run')}" + extra
     except Exception:  # a model without metrics is still pickable
         extra = ""
     return f"{name}{' (shipped)' if name == DEFAULT_MODEL else ''}{extra}"
@@ -18,8 +21,24 @@ def _label(name):
 def _switch():
     st.session_state["active_model"] = st.session_state["model_picker"]
     st.query_params[MODEL_PARAM] = st.session_state["model_picker"]
+    _forget_model_state()
+
+
+def _forget_model_state():
     for key in ("pad_last_click", "picked_test", "drawn"):
         st.session_state.pop(key, None)
+
+
+def _delete(name):
+    try:
+        delete_model_dir(name)
+    except (PermissionError, FileNotFoundError) as err:
+        st.session_state["delete_error"] = str(err)
+        return
+    st.session_state["active_model"] = DEFAULT_MODEL
+    st.query_params[MODEL_PARAM] = DEFAULT_MODEL
+    _forget_model_state()
+    st.toast(f"Deleted the version “{name}”.")
 
 
 def describe_options(options):
@@ -43,10 +62,11 @@ def sidebar(explorer):
               help="Label accuracy of 5 nearest neighbours in latent space")
     st.caption(f"{meta.get('epochs_run')} epochs ({meta.get('stop_reason', '').replace('_', ' ')}) · "
                f"{describe_options(meta.get('options', {}))}")
-    with open(explorer.model_dir / MODEL_FILE, "rb") as f:
-        st.download_button("Download .keras", f.read(), file_name=f"{explorer.name}.keras",
-                           mime="application/octet-stream", icon=":material/download:",
-                           on_click="ignore", width="stretch")
+    model_file = explorer.model_dir / MODEL_FILE
+    # A callable: the 1.2 MB file is read when the user clicks, not on every rerun.
+    st.download_button("Download .keras", model_file.read_bytes, file_name=f"{explorer.name}.keras",
+                       mime="application/octet-stream", icon=":material/download:",
+                       on_click="ignore", width="stretch", key="download_model")
     st.divider()
     st.caption("Data: MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, CC BY-SA 3.0.")
 
@@ -80,3 +100,16 @@ def render(explorer):
             "sampled z, plus KL(q(z|x) ‖ N(0, I)) summed over latent dims.\n"
             "- **5-NN accuracy**: majority label of the 5 nearest training digits (by z_mean) of each test digit.")
         st.json({k: meta.get(k) for k in ("options", "versions", "data_sha256", "seed")}, expanded=False)
+    with st.expander("Delete this version"):
+        delete_section(explorer)
+
+
+def delete_section(explorer):
+    if explorer.name == DEFAULT_MODEL:
+        st.caption("The shipped model cannot be deleted.")
+        return
+    if "delete_error" in st.session_state:
+        st.error(st.session_state.pop("delete_error"))
+    sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key="delete_confirm")
+    st.button("Delete this version", icon=":material/delete_forever:", disabled=not sure,
+              key="delete_model", on_click=_delete, args=(explorer.name,))

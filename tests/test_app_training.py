@@ -1,0 +1,117 @@
+"""AppTest for the Train tab and the model picker, on a throw-away models directory."""
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO_ROOT
+
+APP = str(REPO_ROOT / "app.py")
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch, tiny_model_dir):
+    """models/ with the shipped reference and one tiny extra version, plus a fresh job manager."""
+    import vae.jobs
+    import vae.store
+    from vae.ui import training
+
+    root = tmp_path / "models"
+    root.mkdir()
+    shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
+    shutil.copytree(tiny_model_dir, root / "tiny")
+    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
+    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
+    monkeypatch.delenv("VAE_TRAINING", raising=False)
+    monkeypatch.delenv("VAE_MAX_EPOCHS", raising=False)
+    training.job_manager.clear()
+    yield root
+    training.job_manager.clear()
+
+
+def run(view=None):
+    at = AppTest.from_file(APP, default_timeout=180)
+    if view:
+        at.query_params["view"] = view
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_training_can_be_switched_off_by_the_operator(models_dir, monkeypatch):
+    monkeypatch.setenv("VAE_TRAINING", "off")
+    at = run("Train")
+    assert any("switched off" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "train_start"]
+
+
+def test_epochs_are_bounded_and_capped_by_the_operator(models_dir, monkeypatch):
+    at = run("Train")
+    epochs = at.slider(key="train_epochs")
+    assert (epochs.min, epochs.max, epochs.value) == (1, 100, 30)
+    monkeypatch.setenv("VAE_MAX_EPOCHS", "12")
+    at = run("Train")
+    epochs = at.slider(key="train_epochs")
+    assert (epochs.max, epochs.value) == (12, 12)
+    assert any("caps training at 12" in c.value for c in at.caption)
+
+
+def test_estimate_follows_the_settings(models_dir):
+    at = run("Train")
+    full = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
+    at.number_input(key="train_limit").set_value(3000).run()
+    quick = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
+    assert full != quick
+
+
+def test_invalid_quick_run_size_is_explained_and_start_disabled(models_dir):
+    at = run("Train")
+    at.number_input(key="train_limit").set_value(10).run()
+    assert any("at least 20" in w.value for w in at.warning)
+    assert at.button(key="train_start").disabled
+
+
+def test_picker_switches_the_whole_explorer(models_dir):
+    at = run("Model")
+    assert at.sidebar.selectbox(key="model_picker").value == "reference"
+    at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
+    assert not at.exception
+    assert at.session_state["active_model"] == "tiny"
+    assert at.query_params["model"] == "tiny"
+    assert any("“tiny”" in h.value for h in at.subheader)
+    from vae.store import read_metadata
+    neg_elbo = read_metadata(models_dir / "tiny")["metrics"]["neg_elbo"]
+    assert {m.label: m.value for m in at.sidebar.metric}["Test −ELBO"] == f"{neg_elbo:.1f}"
+
+
+def test_the_shipped_model_cannot_be_deleted_but_others_can(models_dir):
+    at = run("Model")
+    assert not [b for b in at.button if b.key == "delete_model"]
+    at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
+    assert at.button(key="delete_model").disabled
+    at.checkbox(key="delete_confirm").check().run()
+    at.button(key="delete_model").click().run()
+    assert not at.exception
+    assert not (models_dir / "tiny").exists()
+    assert (models_dir / "reference" / "model.keras").exists()
+    assert at.session_state["active_model"] == "reference"
+    options = at.sidebar.selectbox(key="model_picker").options
+    assert len(options) == 1 and options[0].startswith("reference (shipped)")
+
+
+def test_a_running_job_is_shown_and_a_second_start_refused(models_dir):
+    from vae.train import TrainConfig
+    from vae.ui import training
+
+    manager = training.job_manager()
+    manager.start(TrainConfig(epochs=50, limit=2000))  # long enough to still run below
+    try:
+        at = run("Train")
+        assert at.button(key="train_start").disabled
+        assert at.get("progress"), "the running job's progress bar is shown"
+        with pytest.raises(Exception, match="already"):
+            training.job_manager().start(TrainConfig(epochs=1, limit=300))
+    finally:
+        manager.stop(keep=False)
+        manager.wait(timeout=120)
+    assert manager.status().state == "discarded"
