@@ -41,6 +41,10 @@ def _delete(name):
     st.toast(f"Deleted the version “{name}”.")
 
 
+def _epochs(n):
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def describe_options(options):
     kl = "mean over dims (reference)" if options.get("kl_reduction") == "mean" else "sum over dims (true ELBO)"
     data = "all 70k (train + test, as the reference)" if options.get("train_on") == "all" else "60k train split"
@@ -60,7 +64,7 @@ def sidebar(explorer):
     c0.metric("Test −ELBO", f"{m.get('neg_elbo', float('nan')):.1f}", help="nats per image, lower is better")
     c1.metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.1%}",
               help="Label accuracy of 5 nearest neighbours in latent space")
-    st.caption(f"{meta.get('epochs_run')} epochs ({meta.get('stop_reason', '').replace('_', ' ')}) · "
+    st.caption(f"{_epochs(meta.get('epochs_run'))} ({meta.get('stop_reason', '').replace('_', ' ')}) · "
                f"{describe_options(meta.get('options', {}))}")
     model_file = explorer.model_dir / MODEL_FILE
     # A callable: the 1.2 MB file is read when the user clicks, not on every rerun.
@@ -81,7 +85,7 @@ def render(explorer):
     cols[2].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
     cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
     st.markdown(
-        f"Trained {meta.get('created', '?')} for **{meta.get('epochs_run')} epochs** "
+        f"Trained {meta.get('created', '?')} for **{_epochs(meta.get('epochs_run'))}** "
         f"(stop: {meta.get('stop_reason', '?').replace('_', ' ')}; best epoch {meta.get('best_epoch')}) "
         f"in {meta.get('train_seconds', 0):.0f} s at {meta.get('samples_per_second', 0):,.0f} images/s "
         f"on {meta.get('train_images', 0):,} images, {meta.get('val_images', 0):,} held out for early stopping.  \n"

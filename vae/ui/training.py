@@ -44,12 +44,17 @@ def operator_settings():
 
 
 def measured_throughput():
-    """(images/s, where it was measured): the newest model trained on this machine."""
-    for model_dir in sorted(list_model_dirs(), key=lambda p: -p.stat().st_mtime):
-        speed = read_metadata(model_dir).get("samples_per_second")
-        if speed:
-            return float(speed), model_dir.name
-    return 2000.0, "a rough default"
+    """(images/s, where it was measured): the longest run recorded in models/.
+
+    A tiny run is mostly start-up, so its images/s says little about a real one.
+    """
+    best = None
+    for model_dir in list_model_dirs():
+        meta = read_metadata(model_dir)
+        work = meta.get("train_images", 0) * meta.get("epochs_run", 0)
+        if meta.get("samples_per_second") and (best is None or work > best[0]):
+            best = (work, float(meta["samples_per_second"]), model_dir.name)
+    return (best[1], best[2]) if best else (2000.0, "a rough default")
 
 
 def _duration(seconds):
@@ -128,7 +133,8 @@ def _live(manager):
             st.toast(f"Switched the explorer to the new model “{status.name}”.")
         st.rerun(scope="app")
 
-    st.markdown(f"**Job “{status.name}”** · {status.config['epochs']} epochs · β = {status.config['beta']} · "
+    epochs = status.config["epochs"]
+    st.markdown(f"**Job “{status.name}”** · {epochs} epoch{'s' if epochs != 1 else ''} · β = {status.config['beta']} · "
                 f"KL {status.config['kl_reduction']} · data {status.config['train_on']}"
                 + (f" (first {status.config['limit']:,})" if status.config.get("limit") else ""))
     if status.state == "running":
