@@ -7,14 +7,17 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import draw, interpolate, manifold, model_panel, pad, testmap, training  # noqa: E402
+from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
+# Streamlit's default top padding pushes the pad below the fold on a laptop screen.
+st.html("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem}</style>")
 st.title("VAE Explorer")
 st.caption("A convolutional variational autoencoder with a 2-D latent space, trained on MNIST. "
            "Click, draw, browse and interpolate to see how it organises handwritten digits.")
+intro.render()
 
 name = active_model_name()
 if name is None:

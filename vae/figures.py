@@ -40,7 +40,7 @@ def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, sh
     return traces
 
 
-def pad_figure(extent, point, z_map=None, labels=None, height=460):
+def pad_figure(extent, point, z_map=None, labels=None, height=540):
     """The latent pad: a dense invisible grid so a click anywhere lands on a point."""
     (x0, x1), (y0, y1) = extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, PAD_GRID), np.linspace(y0, y1, PAD_GRID))
