@@ -8,6 +8,8 @@ import streamlit as st
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
+from vae.data import DataError  # noqa: E402
+from vae.store import DEFAULT_MODEL  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
@@ -23,7 +25,18 @@ name = active_model_name()
 if name is None:
     st.error("No trained model found in `models/`. Train one with `python -m vae.train --out models/reference`.")
     st.stop()
-explorer = get_explorer(name)
+try:
+    explorer = get_explorer(name)
+except DataError as err:
+    st.error(f"The bundled MNIST failed its check: {err}", icon=":material/error:")
+    st.stop()
+except Exception as err:  # a damaged or foreign model file: say which, offer the default
+    st.error(f"Could not load the model “{name}”: {err}", icon=":material/error:")
+    if name != DEFAULT_MODEL and st.button("Back to the shipped model"):
+        st.session_state["active_model"] = DEFAULT_MODEL
+        st.query_params["model"] = DEFAULT_MODEL
+        st.rerun()
+    st.stop()
 
 with st.sidebar:
     model_panel.sidebar(explorer)
@@ -32,6 +45,6 @@ tabs = st.tabs(TABS, key="view", bind="query-params")
 sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
             training.render, model_panel.render]
 for tab, section in zip(tabs, sections):
-    if tab.open and section is not None:
+    if tab.open:
         with tab:
             section(explorer)

@@ -115,3 +115,16 @@ def test_a_running_job_is_shown_and_a_second_start_refused(models_dir):
         manager.stop(keep=False)
         manager.wait(timeout=120)
     assert manager.status().state == "discarded"
+
+
+def test_a_damaged_model_file_is_reported_not_crashed(models_dir):
+    (models_dir / "tiny" / "model.keras").write_bytes(b"not a zip at all")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["model"] = "tiny"
+    at.run()
+    assert not at.exception
+    assert any("Could not load the model “tiny”" in e.value for e in at.error)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["active_model"] == "reference"
+    assert "Decoded digit" in "\n".join(m.value for m in at.markdown)
