@@ -94,27 +94,33 @@ def set_overlays(fig, highlight=None, ellipse=None, picked=None):
     return fig
 
 
-def history_figure(history, height=300, title=None):
-    """Per-epoch curves of the loss parts: total, reconstruction, KL, and the true -ELBO."""
-    fig = go.Figure()
-    names = {"loss": "total (trained)", "reconstruction_loss": "reconstruction",
-             "kl_loss": "KL (trained)", "neg_elbo": "-ELBO (true)"}
-    for key, label in names.items():
-        for prefix, dash in (("", "solid"), ("val_", "dot")):
-            values = history.get(prefix + key)
-            if not values:
-                continue
-            fig.add_trace(go.Scatter(
-                x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
-                name=f"{label}{' · val' if prefix else ''}", line=dict(dash=dash),
-                yaxis="y2" if key == "kl_loss" else "y"))
+LOSS_NAMES = {"loss": "total (trained)", "reconstruction_loss": "reconstruction",
+              "neg_elbo": "-ELBO (true)", "kl_loss": "KL (trained)"}
+LOSS_COLORS = {"loss": "#4f46e5", "reconstruction_loss": "#059669", "neg_elbo": "#111827", "kl_loss": "#dc2626"}
+
+
+def _loss_axes(fig, height, title=None):
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
-        xaxis=dict(title="epoch", dtick=1 if len(history.get("loss", [])) <= 15 else None),
-        yaxis=dict(title="nats / image"), yaxis2=dict(title="KL", overlaying="y", side="right",
-                                                       showgrid=False),
-        legend=dict(orientation="h", y=-0.25))
+        xaxis=dict(title="epoch", rangemode="tozero"), yaxis=dict(title="nats / image"),
+        yaxis2=dict(title="KL (right axis)", overlaying="y", side="right", showgrid=False,
+                    tickformat=".2f", rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def history_figure(history, height=300, title=None):
+    """Per-epoch curves from a model's metadata: solid for training, dotted for validation."""
+    fig = go.Figure()
+    for key, label in LOSS_NAMES.items():
+        for prefix, dash in (("", "solid"), ("val_", "dot")):
+            values = history.get(prefix + key)
+            if values:
+                fig.add_trace(go.Scatter(
+                    x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
+                    name=f"{label}{' · val' if prefix else ''}", yaxis="y2" if key == "kl_loss" else "y",
+                    line=dict(dash=dash, color=LOSS_COLORS[key]), marker=dict(size=4)))
+    return _loss_axes(fig, height, title)
 
 
 def manifold_figure(tiled, grid_x, grid_y, height=640, max_ticks=11):
@@ -145,25 +151,18 @@ def manifold_figure(tiled, grid_x, grid_y, height=640, max_ticks=11):
 def live_training_figure(recent, history, batches_per_epoch, height=320):
     """Running training losses by batch (x in epochs) and validation losses per epoch."""
     fig = go.Figure()
-    colors = {"loss": "#4f46e5", "reconstruction_loss": "#059669", "neg_elbo": "#111827", "kl_loss": "#dc2626"}
-    names = {"loss": "total (trained)", "reconstruction_loss": "reconstruction",
-             "neg_elbo": "-ELBO (true)", "kl_loss": "KL (trained)"}
     per_epoch = max(batches_per_epoch, 1)
-    for key, name in names.items():
+    for key, name in LOSS_NAMES.items():
         axis = "y2" if key == "kl_loss" else "y"
         if recent:
             fig.add_trace(go.Scatter(x=[r["step"] / per_epoch for r in recent], y=[r[key] for r in recent],
-                                     mode="lines", name=name, line=dict(color=colors[key]), yaxis=axis))
-        val = [h.get("val_" + key) for h in history if h.get("val_" + key) is not None]
+                                     mode="lines", name=name, line=dict(color=LOSS_COLORS[key]), yaxis=axis))
+        val = [(h["epoch"], h["val_" + key]) for h in history if h.get("val_" + key) is not None]
         if val:
-            fig.add_trace(go.Scatter(x=[h["epoch"] for h in history if h.get("val_" + key) is not None],
-                                     y=val, mode="markers", name=f"{name} · val", yaxis=axis,
-                                     marker=dict(color=colors[key], symbol="diamond", size=9)))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title="epoch", rangemode="tozero"), yaxis=dict(title="nats / image"),
-                      yaxis2=dict(title="KL", overlaying="y", side="right", showgrid=False),
-                      legend=dict(orientation="h", y=-0.3))
-    return fig
+            fig.add_trace(go.Scatter(x=[e for e, _ in val], y=[v for _, v in val], mode="markers",
+                                     name=f"{name} · val", yaxis=axis,
+                                     marker=dict(color=LOSS_COLORS[key], symbol="diamond", size=9)))
+    return _loss_axes(fig, height)
 
 
 def preview_scatter(z, labels, epoch, height=320):

@@ -41,6 +41,10 @@ def _delete(name):
     st.toast(f"Deleted the version “{name}”.")
 
 
+def _when(iso):
+    return iso.replace("T", " ")[:16] + " UTC" if iso else "?"
+
+
 def _epochs(n):
     return f"{n} epoch{'' if n == 1 else 's'}"
 
@@ -85,7 +89,7 @@ def render(explorer):
     cols[2].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
     cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
     st.markdown(
-        f"Trained {meta.get('created', '?')} for **{_epochs(meta.get('epochs_run'))}** "
+        f"Trained {_when(meta.get('created'))} for **{_epochs(meta.get('epochs_run'))}** "
         f"(stop: {meta.get('stop_reason', '?').replace('_', ' ')}; best epoch {meta.get('best_epoch')}) "
         f"in {meta.get('train_seconds', 0):.0f} s at {meta.get('samples_per_second', 0):,.0f} images/s "
         f"on {meta.get('train_images', 0):,} images, {meta.get('val_images', 0):,} held out for early stopping.  \n"
