@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vae import jobs
+from vae import jobs, trainer
 from vae.jobs import JobAlreadyRunning, JobManager
 from vae.store import METADATA_FILE, MODEL_FILE, TMP_PREFIX
 
@@ -45,7 +45,7 @@ def wait_for(condition, timeout, what):
 
 
 def events(info):
-    path = Path(info.job_dir) / jobs.PROGRESS_FILE
+    path = Path(info.job_dir) / trainer.PROGRESS_FILE
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -203,9 +203,9 @@ def read_events(path):
 
 @pytest.mark.parametrize("keep", [True, False], ids=["keep", "discard"])
 def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep):
-    log = jobs.EventLog(tmp_path / jobs.PROGRESS_FILE)
-    stop = jobs.StopRequest(tmp_path)
-    progress = jobs.ProgressCallback(log, stop, preview=None, patience=1)
+    log = trainer.EventLog(tmp_path / trainer.PROGRESS_FILE)
+    stop = trainer.StopRequest(tmp_path)
+    progress = trainer.ProgressCallback(log, stop, preview=None, patience=1)
     model = types.SimpleNamespace(stop_training=False)  # all the callbacks touch
     for callback in (progress, stop):
         callback.set_model(model)
@@ -219,19 +219,19 @@ def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep
     progress.on_epoch_begin(1)
     model.stop_training = True  # what EarlyStopping, which runs first, does
     progress.on_epoch_end(1, {"loss": 1.5, "val_loss": 1.2})
-    kinds = [e["type"] for e in read_events(tmp_path / jobs.PROGRESS_FILE)]
+    kinds = [e["type"] for e in read_events(tmp_path / trainer.PROGRESS_FILE)]
     assert kinds == ["epoch_begin", "batch", "epoch_end", "epoch_begin", "epoch_end", "early_stopping"]
-    early = read_events(tmp_path / jobs.PROGRESS_FILE)[-1]
+    early = read_events(tmp_path / trainer.PROGRESS_FILE)[-1]
     assert (early["epoch"], early["best_epoch"], early["best_val_loss"]) == (2, 1, 1.0)
 
     model.stop_training = False
     stop.on_train_batch_end(0)
     assert not stop.requested and not model.stop_training
-    jobs.write_json_atomic(tmp_path / jobs.STOP_FILE, {"keep": keep})
+    jobs.write_json_atomic(tmp_path / trainer.STOP_FILE, {"keep": keep})
     stop.on_train_batch_end(1)
     assert stop.requested and model.stop_training and stop.keep() is keep
     progress.on_train_end()
-    assert (read_events(tmp_path / jobs.PROGRESS_FILE)[-1]["type"] == "evaluating") is keep
+    assert (read_events(tmp_path / trainer.PROGRESS_FILE)[-1]["type"] == "evaluating") is keep
 
 
 def test_dead_or_reused_pid_is_not_alive():

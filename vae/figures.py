@@ -53,7 +53,7 @@ def pad_figure(extent, point, z_map=None, labels=None, height=540):
         marker=dict(size=6, opacity=0, color="#000"),
         hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra>click to decode</extra>"))
     fig.add_trace(current_point_trace(point))
-    fig.update_layout(legend=dict(orientation="h", y=1.02, x=0, title_text="", itemsizing="constant"))
+    fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"))
     return _square_axes(fig, extent, height)
 
 

@@ -2,7 +2,7 @@
 
 Why a process: a Keras training thread inside the Streamlit server starves (Streamlit
 runs a full gc.collect() after every script run), so training runs in a fresh child
-interpreter, `python -m vae.jobs JOB_DIR`. Why files: every browser session, and a page reload,
+interpreter, `python -m vae.trainer JOB_DIR` (vae/trainer.py). Why files: every browser session, and a page reload,
 must see and re-attach to the running job, and files outlive the session that started it.
 
 A job directory, <runtime_dir>/<job id>/, holds:
@@ -20,14 +20,12 @@ Events all carry `seq` (1, 2, 3, ...) and `time` (Unix seconds). In order:
 A trainer that dies without a terminal event (SIGKILL, out of memory) is reported as
 failed by the reader, which checks the recorded pid.
 
-Nothing here imports TensorFlow at module level: the trainer must set its thread budget
-before TensorFlow starts, and the trainer imports this module first (it holds run_job).
+This module is the server's side: start, watch, stop. Nothing here imports TensorFlow.
 """
 import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import functools
 import json
 import os
 import re
@@ -37,210 +35,24 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
 
-from vae.store import DEFAULT_MODEL, MODELS_DIR, TMP_PREFIX, write_json_atomic
+from vae.store import DEFAULT_MODEL, MODELS_DIR, write_json_atomic
+from vae.trainer import ARGS_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, read_json
 
-JOB_FILE, PROGRESS_FILE, PREVIEW_FILE = "job.json", "progress.jsonl", "preview.npz"
-STOP_FILE, LOG_FILE, ARGS_FILE = "stop.json", "trainer.log", "args.json"
 CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
 TERMINAL_EVENTS = ("finished", "discarded", "failed")
-
-BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
-PREVIEW_DIGITS = 2000  # the first 2,000 test digits, the same every epoch
-PREVIEW_GRID, PREVIEW_EXTENT = 12, 3.0  # a 12x12 manifold over [-3, 3]^2
 STARTUP_SECONDS = 8.0  # spawn, import TensorFlow, load MNIST, build the model
 EVAL_SECONDS = 10.0  # encode 70k digits, decode 10k, 5-NN, save
 RECENT_BATCHES = 300  # batch events kept in JobStatus.recent
-
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class JobAlreadyRunning(RuntimeError):
     pass
 
-
-# -- the trainer's side: events, stop requests, previews, and the process target
-
-class EventLog:
-    """progress.jsonl as the trainer writes it: numbered, timestamped, flushed lines."""
-
-    def __init__(self, path):
-        self.file = open(path, "a", encoding="utf-8")
-        self.seq = 0
-
-    def emit(self, type, **fields):
-        self.seq += 1
-        event = {"seq": self.seq, "time": time.time(), "type": type, **fields}
-        self.file.write(json.dumps(event) + "\n")  # one write per line: readers never mix two
-        self.file.flush()
-
-
-def _floats(logs):
-    return {k: float(v) for k, v in (logs or {}).items()}
-
-
-def _define_callbacks():
-    """The two Keras callbacks. Built on first use because they subclass a Keras class,
-    and importing Keras at module level would start TensorFlow in the trainer too early."""
-    import keras
-
-    class StopRequest(keras.callbacks.Callback):
-        """vae.train's `user_stop`: stops fit() at the next batch end once stop.json exists."""
-
-        def __init__(self, job_dir):
-            super().__init__()
-            self.path = Path(job_dir) / STOP_FILE
-            self.requested = False
-
-        def on_train_batch_end(self, batch, logs=None):
-            if not self.requested and self.path.exists():  # a stat per batch costs microseconds
-                self.requested = True
-                self.model.stop_training = True
-
-        def keep(self):
-            """The user's latest choice, read when training ends (train_and_save's keep_partial)."""
-            return bool(_read_json(self.path, {}).get("keep", True))
-
-    class ProgressCallback(keras.callbacks.Callback):
-        """Reports fit() as events, and writes a preview after each full epoch."""
-
-        def __init__(self, events, stop, preview=None, patience=None):
-            super().__init__()
-            self.events, self.stop, self.preview, self.patience = events, stop, preview, patience
-            self.epoch, self.last_batch_event, self.val_losses = 0, 0.0, []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch + 1  # events count epochs from 1, as people do
-            self.events.emit("epoch_begin", epoch=self.epoch, epochs=self.params["epochs"],
-                             batches=self.params["steps"])
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.monotonic()
-            if now - self.last_batch_event < BATCH_EVENT_INTERVAL:
-                return  # float(logs) waits for the step to finish: only do it when we report
-            self.last_batch_event = now
-            # Keras' batch logs are running means over the epoch so far
-            self.events.emit("batch", epoch=self.epoch, batch=batch + 1,
-                             batches=self.params["steps"], **_floats(logs))
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = _floats(logs)
-            self.val_losses.append(logs.get("val_loss", float("inf")))
-            self.events.emit("epoch_end", epoch=self.epoch, logs=logs, partial=self.stop.requested)
-            if self.stop.requested:
-                return  # the user is waiting for the stop: skip the preview
-            if self.preview is not None:
-                try:
-                    self.preview(self.model, self.epoch)
-                    self.events.emit("preview", epoch=self.epoch)
-                except Exception:  # a preview is cosmetic: never lose the training to it
-                    traceback.print_exc()
-            if self.model.stop_training:  # EarlyStopping runs before us and has just fired
-                best = int(np.argmin(self.val_losses))
-                self.events.emit("early_stopping", epoch=self.epoch, best_epoch=best + 1,
-                                 best_val_loss=self.val_losses[best], patience=self.patience)
-
-        def on_train_end(self, logs=None):
-            if not (self.stop.requested and not self.stop.keep()):
-                self.events.emit("evaluating")
-
-    return {"StopRequest": StopRequest, "ProgressCallback": ProgressCallback}
-
-
-def __getattr__(name):  # `vae.jobs.StopRequest` and `vae.jobs.ProgressCallback`, built lazily
-    if name in ("StopRequest", "ProgressCallback"):
-        globals().update(_define_callbacks())
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def write_preview(model, epoch, images, labels, path):
-    """Encode `images`, decode the manifold grid in one batch, write `path` atomically."""
-    from vae.evaluate import encode_all
-    z, _ = encode_all(model, images)
-    axis = np.linspace(-PREVIEW_EXTENT, PREVIEW_EXTENT, PREVIEW_GRID, dtype="float32")
-    zx, zy = np.meshgrid(axis, axis[::-1])  # top row is the highest z[1], as in a plot
-    points = np.zeros((PREVIEW_GRID ** 2, model.latent_dim), "float32")  # other dims at 0
-    points[:, 0] = zx.ravel()
-    if model.latent_dim > 1:
-        points[:, 1] = zy.ravel()
-    digits = np.clip(model.decode(points), 0, 1)  # (144, 28, 28)
-    side = PREVIEW_GRID * 28
-    manifold = digits.reshape(PREVIEW_GRID, PREVIEW_GRID, 28, 28).transpose(0, 2, 1, 3)
-    manifold = np.round(manifold.reshape(side, side) * 255).astype(np.uint8)
-    z2 = np.zeros((len(z), 2), "float32")
-    z2[:, :min(2, z.shape[1])] = z[:, :2]
-    path = Path(path)
-    tmp = path.with_name(TMP_PREFIX + path.name)
-    with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-        np.savez(f, z=z2, labels=np.asarray(labels, np.uint8), manifold=manifold,
-                 epoch=np.int32(epoch), extent=np.float32(PREVIEW_EXTENT))
-    os.replace(tmp, path)  # readers see the old preview or the new one, never half of one
-
-
-def _redirect_output(path):
-    """The trainer's stdout and stderr (TensorFlow's C++ logs too) go to trainer.log."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
-    """The trainer process: train, evaluate and save `out_dir`, reporting into `job_dir`."""
-    job_dir = Path(job_dir)
-    _redirect_output(job_dir / LOG_FILE)
-    events = EventLog(job_dir / PROGRESS_FILE)
-    events.emit("started", pid=os.getpid())
-    os.nice(10)  # the Streamlit server shares the cores and must stay responsive
-    # thread budgets must be set before TensorFlow starts its thread pools
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(min(threads, 2))
-    try:
-        import tensorflow as tf
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-        from vae.data import load_arrays
-        from vae.store import read_metadata
-        from vae.train import TrainConfig, train_and_save
-
-        config = TrainConfig(**config)
-        arrays = load_arrays()
-        callbacks = _define_callbacks()
-        stop = callbacks["StopRequest"](job_dir)
-        preview = functools.partial(write_preview, images=arrays["x_test"][:PREVIEW_DIGITS],
-                                    labels=arrays["y_test"][:PREVIEW_DIGITS],
-                                    path=job_dir / PREVIEW_FILE)
-        progress = callbacks["ProgressCallback"](events, stop, preview, config.patience)
-        model_dir = train_and_save(config, out_dir, callbacks=[progress], user_stop=stop,
-                                   verbose=0, arrays=arrays, keep_partial=stop.keep)
-        if model_dir is None:
-            events.emit("discarded")
-        else:
-            meta = read_metadata(model_dir)
-            events.emit("finished", model_dir=str(model_dir), stop_reason=meta["stop_reason"],
-                        metrics=meta["metrics"], epochs_run=meta["epochs_run"],
-                        best_epoch=meta["best_epoch"])
-        code = 0
-    except Exception as err:  # write_model_dir is atomic: a failure leaves no model behind
-        traceback.print_exc()
-        events.emit("failed", error=f"{type(err).__name__}: {err}")
-        code = 1
-    # Everything is on disk. Skip the interpreter's teardown of TensorFlow, which takes
-    # seconds on a busy machine at nice 10, so the slot frees as soon as the job is over.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-# -- the server's side: start, watch, stop
 
 @dataclasses.dataclass
 class JobInfo:
@@ -280,13 +92,6 @@ class JobStatus:
     error: str | None = None
 
 
-def _read_json(path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
-
-
 def _proc_stat(pid):
     """Fields of /proc/<pid>/stat after the command name: [0] state, [19] start time."""
     try:
@@ -314,7 +119,7 @@ _CHILDREN = {}  # pid -> Popen this process started: exit codes, and reaping the
 
 
 def _spawn_trainer(job_dir):
-    """A fresh interpreter running `python -m vae.jobs JOB_DIR`.
+    """A fresh interpreter running `python -m vae.trainer JOB_DIR`.
 
     Not multiprocessing's "spawn": it re-runs the parent's __main__ in the child, and
     inside Streamlit that is app.py, which cannot run outside a Streamlit server.
@@ -322,7 +127,7 @@ def _spawn_trainer(job_dir):
     from vae.data import REPO_ROOT
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
-    return subprocess.Popen([sys.executable, "-m", "vae.jobs", str(job_dir)], cwd=REPO_ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "vae.trainer", str(job_dir)], cwd=REPO_ROOT, env=env,
                             stdin=subprocess.DEVNULL, close_fds=True)
 
 
@@ -440,8 +245,8 @@ class JobManager:
 
     def job(self):
         """JobInfo of the current or last job, or None."""
-        current = _read_json(self.runtime_dir / CURRENT_FILE)
-        info = current and _read_json(self.runtime_dir / str(current.get("id")) / JOB_FILE)
+        current = read_json(self.runtime_dir / CURRENT_FILE)
+        info = current and read_json(self.runtime_dir / str(current.get("id")) / JOB_FILE)
         return JobInfo(**info) if info else None
 
     def status(self):
@@ -561,5 +366,3 @@ def summarize(info, events):
     return s
 
 
-if __name__ == "__main__":  # the trainer process: python -m vae.jobs JOB_DIR
-    run_job(**json.loads((Path(sys.argv[1]) / ARGS_FILE).read_text()))

@@ -1,6 +1,6 @@
 """Retrain in the browser: choose the recipe, watch it learn, stop it, keep the versions.
 
-The trainer is a spawned process (vae.jobs); this page only starts it, reads its
+The trainer is a separate process (vae.jobs starts vae.trainer); this page only starts it, reads its
 files and asks it to stop. Every session sees the same job, and a reload re-attaches.
 """
 import os
