@@ -219,3 +219,13 @@ def test_model_tab_shows_metrics_and_curves():
     assert "Test −ELBO (nats)" in labels and "5-NN accuracy" in labels
     names = {t["name"] for t in chart_specs(at)[0]["data"]}
     assert {"total (trained)", "total (trained) · val", "-ELBO (true)"} <= names
+
+
+def test_sampling_the_prior_moves_the_point():
+    at = run_app()
+    at.button(key="pad_sample").click().run()
+    assert not at.exception
+    z = at.session_state["z"]
+    assert z.shape == (2,) and not np.allclose(z, 0)
+    assert f"z = ({z[0]:.2f}, {z[1]:.2f})" in markdown_text(at)
+    assert at.number_input(key="z0_input").value == pytest.approx(float(z[0]), abs=1e-3)

@@ -30,6 +30,11 @@ def _from_inputs():
     set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
 
 
+def _sample_prior(latent_dim):
+    # The prior the KL term pulls every encoding towards: a VAE should decode its samples well.
+    set_point(np.random.default_rng().standard_normal(latent_dim))
+
+
 @st.fragment
 def render(explorer):
     # A fragment: a click reruns this section only, not the sidebar and the page around it.
@@ -54,7 +59,9 @@ def render(explorer):
                         key="z0_input", on_change=_from_inputs)
         c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
                         key="z1_input", on_change=_from_inputs)
-        st.caption("Set z exactly here. The URL keeps the point, so a link reproduces this view.")
+        st.button("Sample z from the prior N(0, I)", icon=":material/casino:", key="pad_sample",
+                  on_click=_sample_prior, args=(explorer.latent_dim,))
+        st.caption("Set z exactly here, or sample it. The URL keeps the point, so a link reproduces this view.")
     with left:
         show_map = st.toggle("Show the test digits underneath", value=True, key="pad_show_map",
                              help="Each dot is a held-out test digit at its z_mean, coloured by label.")
