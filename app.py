@@ -10,7 +10,7 @@ st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.data import DataError  # noqa: E402
 from vae.store import DEFAULT_MODEL  # noqa: E402
-from vae.ui.state import active_model_name, get_explorer  # noqa: E402
+from vae.ui.state import active_model_name, get_explorer, switch_model  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
@@ -33,8 +33,7 @@ except DataError as err:
 except Exception as err:  # a damaged or foreign model file: say which, offer the default
     st.error(f"Could not load the model “{name}”: {err}", icon=":material/error:")
     if name != DEFAULT_MODEL and st.button("Back to the shipped model"):
-        st.session_state["active_model"] = DEFAULT_MODEL
-        st.query_params["model"] = DEFAULT_MODEL
+        switch_model(DEFAULT_MODEL)
         st.rerun()
     st.stop()
 

@@ -109,6 +109,19 @@ def test_pad_ignores_a_deselect_and_a_repeated_click():
     assert np.allclose(at.session_state["z"], [-1.0, 0.5])
 
 
+def test_clicking_the_same_point_again_after_moving_away_decodes_it():
+    at = run_app()
+    click(at, "pad_chart", x=0.5, y=0.5)
+    at.number_input(key="z0_input").set_value(-1.0).run()
+    click(at, "pad_chart", x=0.5, y=0.5)  # Plotly sends the same point again
+    assert np.allclose(at.session_state["z"], [0.5, 0.5])
+    at.number_input(key="z1_input").set_value(2.0).run()
+    at.session_state["pad_chart"] = {"selection": {"points": [], "point_indices": [], "box": [], "lasso": []}}
+    at.run()
+    click(at, "pad_chart", x=0.5, y=0.5)
+    assert np.allclose(at.session_state["z"], [0.5, 0.5])
+
+
 def test_number_inputs_set_z_exactly():
     at = run_app()
     at.number_input(key="z0_input").set_value(0.75).run()
@@ -160,7 +173,8 @@ def test_blank_canvas_gets_a_hint_not_an_error():
     at.session_state["canvas_0"] = payload
     at.run()
     assert not at.exception
-    assert any("empty" in i.value.lower() or "draw" in i.value.lower() for i in at.info)
+    from vae.drawing import EMPTY_MESSAGE
+    assert [i.value for i in at.info] == [EMPTY_MESSAGE]
     assert "drawn" not in at.session_state
 
 

@@ -4,6 +4,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from vae.jobs import JobAlreadyRunning
+
 from conftest import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
@@ -58,10 +60,18 @@ def test_epochs_are_bounded_and_capped_by_the_operator(models_dir, monkeypatch):
 
 def test_estimate_follows_the_settings(models_dir):
     at = run("Train")
-    full = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
+    def estimate_seconds():
+        text = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
+        number = text.split("**")[1]  # "5 min 28 s" or "21 s"
+        parts = [int(w) for w in number.replace("min", "").replace("s", "").split()]
+        return parts[0] * 60 + parts[1] if len(parts) == 2 else parts[0]
+
+    full = estimate_seconds()
     at.number_input(key="train_limit").set_value(3000).run()
-    quick = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
-    assert full != quick
+    quick = estimate_seconds()
+    at.slider(key="train_epochs").set_value(60).run()
+    longer = estimate_seconds()
+    assert quick < full and longer > quick
 
 
 def test_invalid_quick_run_size_is_explained_and_start_disabled(models_dir):
@@ -84,12 +94,36 @@ def test_picker_switches_the_whole_explorer(models_dir):
     assert {m.label: m.value for m in at.sidebar.metric}["Test −ELBO"] == f"{neg_elbo:.1f}"
 
 
+def test_a_delete_confirmation_never_carries_over_to_another_version(models_dir):
+    shutil.copytree(models_dir / "tiny", models_dir / "tiny2")
+    at = run("Model")
+    at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
+    at.checkbox(key="delete_confirm_tiny").check().run()
+    assert not at.button(key="delete_model").disabled
+    at.sidebar.selectbox(key="model_picker").set_value("tiny2").run()
+    assert at.checkbox(key="delete_confirm_tiny2").value is False
+    assert at.button(key="delete_model").disabled
+
+
+def test_a_version_deleted_elsewhere_falls_back_and_forgets_its_state(models_dir):
+    # This session was exploring "gone" (drew on it, picked a digit); another session deleted it.
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["active_model"] = "gone"
+    at.session_state["drawn"] = {"image": None, "z_mean": None, "z_log_var": None}
+    at.session_state["picked_test"] = 7
+    at.run()
+    assert not at.exception
+    assert at.session_state["active_model"] == "reference"
+    assert "drawn" not in at.session_state and "picked_test" not in at.session_state
+    assert at.query_params["model"] == "reference"
+
+
 def test_the_shipped_model_cannot_be_deleted_but_others_can(models_dir):
     at = run("Model")
     assert not [b for b in at.button if b.key == "delete_model"]
     at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
     assert at.button(key="delete_model").disabled
-    at.checkbox(key="delete_confirm").check().run()
+    at.checkbox(key="delete_confirm_tiny").check().run()
     at.button(key="delete_model").click().run()
     assert not at.exception
     assert not (models_dir / "tiny").exists()
@@ -109,7 +143,7 @@ def test_a_running_job_is_shown_and_a_second_start_refused(models_dir):
         at = run("Train")
         assert at.button(key="train_start").disabled
         assert at.get("progress"), "the running job's progress bar is shown"
-        with pytest.raises(Exception, match="already"):
+        with pytest.raises(JobAlreadyRunning):
             training.job_manager().start(TrainConfig(epochs=1, limit=300))
     finally:
         manager.stop(keep=False)

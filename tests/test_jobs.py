@@ -202,7 +202,8 @@ def read_events(path):
 
 
 @pytest.mark.parametrize("keep", [True, False], ids=["keep", "discard"])
-def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep):
+def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep, monkeypatch):
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: 1e6)  # a frozen clock: no timing luck
     log = trainer.EventLog(tmp_path / trainer.PROGRESS_FILE)
     stop = trainer.StopRequest(tmp_path)
     progress = trainer.ProgressCallback(log, stop, preview=None, patience=1)
@@ -212,7 +213,7 @@ def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep
         callback.set_params({"epochs": 5, "steps": 1000, "verbose": 0})
 
     progress.on_epoch_begin(0)
-    for b in range(1000):  # a fast epoch: well under 0.25 s, so one batch event
+    for b in range(1000):  # all within one throttle interval: one batch event
         progress.on_train_batch_end(b, {"loss": np.float32(2.0)})
         stop.on_train_batch_end(b)
     progress.on_epoch_end(0, {"loss": 2.0, "val_loss": 1.0})
@@ -232,6 +233,16 @@ def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep
     assert stop.requested and model.stop_training and stop.keep() is keep
     progress.on_train_end()
     assert (read_events(tmp_path / trainer.PROGRESS_FILE)[-1]["type"] == "evaluating") is keep
+
+
+def test_a_stop_pressed_after_the_last_batch_still_counts(tmp_path):
+    stop = trainer.StopRequest(tmp_path)
+    model = types.SimpleNamespace(stop_training=False)
+    stop.set_model(model)
+    stop.on_train_batch_end(99)  # the last batch: no stop yet
+    jobs.write_json_atomic(tmp_path / trainer.STOP_FILE, {"keep": False})  # during validation
+    stop.on_epoch_end(0)
+    assert stop.requested and model.stop_training and stop.keep() is False
 
 
 def test_dead_or_reused_pid_is_not_alive():

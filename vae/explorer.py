@@ -77,6 +77,8 @@ def load_explorer(model_dir, arrays=None):
     model_dir = Path(model_dir)
     arrays = arrays if arrays is not None else load_arrays()
     model = load_vae(model_dir / MODEL_FILE)
+    if model.latent_dim != 2:  # the pad, maps and grid are planes
+        raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has {model.latent_dim} dims")
     z_mean, z_log_var = encode_all(model, arrays["x_test"])
     return Explorer(name=model_dir.name, model_dir=model_dir, metadata=read_metadata(model_dir),
                     model=model, x_test=arrays["x_test"], y_test=arrays["y_test"],

@@ -1,6 +1,6 @@
 """Plotly figures of the latent space and of training, free of Streamlit.
 
-One colour per digit, shared by every figure, so a "7" is the same orange on
+One colour per digit, shared by every figure, so a "1" is the same orange on
 the pad, the map and the training preview.
 """
 import numpy as np
@@ -63,9 +63,9 @@ def current_point_trace(point, name="current z"):
                       hoverinfo="skip")
 
 
-def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None, picked=None):
-    """All test digits at their z_mean, plus three overlay traces, hidden when empty:
-    a drawn digit's marker, its 2σ ellipse, and a picked test digit's ring.
+def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None):
+    """All test digits at their z_mean, plus two overlay traces, hidden when empty:
+    a drawn digit's marker and its 2σ ellipse.
     """
     fig = go.Figure(digit_traces(z_test, labels))
     fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="2σ of q(z|x)",
@@ -74,21 +74,16 @@ def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None,
         x=[], y=[], mode="markers", name="your digit",
         marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
         hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=[], y=[], mode="markers", name="picked", showlegend=False,
-        marker=dict(symbol="circle-open", size=16, line=dict(width=3, color=MARKER_COLOR)),
-        hoverinfo="skip"))
     fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"), dragmode="zoom")
-    set_overlays(fig, highlight, ellipse, picked)
+    set_overlays(fig, highlight, ellipse)
     return _square_axes(fig, extent, height, fixed=False)
 
 
-def set_overlays(fig, highlight=None, ellipse=None, picked=None):
+def set_overlays(fig, highlight=None, ellipse=None):
     """Move the overlays of a `map_figure` in place: cheap, unlike rebuilding 10k points."""
-    ellipse_trace, highlight_trace, picked_trace = fig.data[-3:]
-    for trace, xy in ((ellipse_trace, ellipse), (highlight_trace, None if highlight is None else
-                                                 ([highlight[0]], [highlight[1]])),
-                      (picked_trace, None if picked is None else ([picked[0]], [picked[1]]))):
+    ellipse_trace, highlight_trace = fig.data[10:12]
+    for trace, xy in ((ellipse_trace, ellipse),
+                      (highlight_trace, None if highlight is None else ([highlight[0]], [highlight[1]]))):
         trace.visible = xy is not None
         trace.x, trace.y = ([], []) if xy is None else ([float(v) for v in xy[0]], [float(v) for v in xy[1]])
     return fig

@@ -51,6 +51,8 @@ class TrainConfig:
             raise ValueError("limit must be at least 20 images (some are held out for validation)")
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
+        if self.latent_dim < 1:
+            raise ValueError("latent_dim must be at least 1")
 
 
 def training_images(arrays, config):

@@ -67,6 +67,10 @@ def _define_callbacks():
                 self.requested = True
                 self.model.stop_training = True
 
+        def on_epoch_end(self, epoch, logs=None):
+            # A stop pressed during the last epoch's validation or preview still counts.
+            self.on_train_batch_end(None)
+
         def keep(self):
             """The user's latest choice, read when training ends (train_and_save's keep_partial)."""
             return bool(read_json(self.path, {}).get("keep", True))

@@ -43,7 +43,7 @@ def test_train_one_epoch_in_the_browser_then_explore_it(page, training_server):
         seen.update(t for t in page.locator("[data-testid=stProgress]").all_inner_texts() if t)
         page.wait_for_timeout(250)
     assert success.count() == 1, f"no success message; progress seen: {seen}"
-    assert any("Epoch 1/1" in t or "evaluating" in t or "Starting" in t for t in seen), seen
+    assert any("Epoch 1/1" in t for t in seen), f"no live epoch progress seen: {seen}"
     wait_ready(page)
     screenshot(page, "train-finished")
     new_versions = [p.name for p in models.iterdir() if p.name.startswith("vae-")]

@@ -27,8 +27,8 @@ def _endpoint(explorer, side, default_index):
         z = current_point(explorer)
         return z, None, f"pad point ({z[0]:.2f}, {z[1]:.2f})"
     if source == DRAWN:
-        drawn = st.session_state["drawn"]
-        return drawn["z_mean"], drawn["image"], "your drawing"
+        image = st.session_state["drawn"]["image"]
+        return explorer.encode(image)[0], image, "your drawing"  # encoded by this model
     index = (st.session_state["picked_test"] if source == PICKED else
              st.number_input("test index", 0, len(explorer.x_test) - 1, default_index,
                              key=f"interp_idx_{side}", label_visibility="collapsed"))

@@ -17,7 +17,7 @@ def render(explorer):
     st.plotly_chart(manifold_figure(tiled, grid_x, grid_y), key="manifold_chart",
                     config={"displaylogo": False})
     c2.download_button("PNG", data=lambda: manifold_figure_png(tiled, grid_x, grid_y, figsize=12),
-                       file_name=f"vae-manifold-{explorer.name}-n{n}-r{half}.png", mime="image/png",
+                       file_name=f"vae-manifold-{explorer.name}-n{n}-r{half}.png", mime="image/png", on_click="ignore",
                        icon=":material/download:", help="The reference figure, with axes, as a PNG")
     st.caption(f"{n * n} digits decoded in one batch. Neighbouring cells are neighbouring points in z: "
                "digits morph smoothly into each other, which is what makes a VAE's latent space useful.")

@@ -2,13 +2,14 @@
 import streamlit as st
 
 from vae.figures import history_figure
-from vae.store import DEFAULT_MODEL, MODEL_FILE, delete_model_dir, read_metadata, resolve_model_dir
-from vae.ui.state import MODEL_PARAM, available_models
+from vae import store
+from vae.store import DEFAULT_MODEL, MODEL_FILE, delete_model_dir, read_metadata
+from vae.ui.state import available_models, switch_model
 
 
 def _label(name):
     try:
-        meta = read_metadata(resolve_model_dir(name))
+        meta = read_metadata(store.MODELS_DIR / name)
         m = meta.get("metrics", {})
         extra = f" · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}"
         if meta.get("stop_reason") == "stopped_by_user":
@@ -19,14 +20,7 @@ def _label(name):
 
 
 def _switch():
-    st.session_state["active_model"] = st.session_state["model_picker"]
-    st.query_params[MODEL_PARAM] = st.session_state["model_picker"]
-    _forget_model_state()
-
-
-def _forget_model_state():
-    for key in ("pad_last_click", "picked_test", "drawn"):
-        st.session_state.pop(key, None)
+    switch_model(st.session_state["model_picker"])
 
 
 def _delete(name):
@@ -35,9 +29,7 @@ def _delete(name):
     except (PermissionError, FileNotFoundError) as err:
         st.session_state["delete_error"] = str(err)
         return
-    st.session_state["active_model"] = DEFAULT_MODEL
-    st.query_params[MODEL_PARAM] = DEFAULT_MODEL
-    _forget_model_state()
+    switch_model(DEFAULT_MODEL)
     st.toast(f"Deleted the version “{name}”.")
 
 
@@ -118,6 +110,7 @@ def delete_section(explorer):
         return
     if "delete_error" in st.session_state:
         st.error(st.session_state.pop("delete_error"))
-    sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key="delete_confirm")
+    # Keyed by model: a tick given for one version must never carry over to another.
+    sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key=f"delete_confirm_{explorer.name}")
     st.button("Delete this version", icon=":material/delete_forever:", disabled=not sure,
               key="delete_model", on_click=_delete, args=(explorer.name,))

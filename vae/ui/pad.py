@@ -12,12 +12,14 @@ PAD_KEY = "pad_chart"
 def clicked_point():
     """The newly clicked point, or None.
 
-    Plotly reports a click as a selection; clicking the same point again
-    deselects it, so we remember the last click and only react to a change.
+    Plotly reports a click as a selection, and the selection stays in
+    session_state across reruns (clicking the same point again deselects it),
+    so we remember the last click and only react to a new one.
     """
     event = st.session_state.get(PAD_KEY)
     points = (event or {}).get("selection", {}).get("points", [])
     if not points:
+        st.session_state.pop("pad_last_click", None)  # deselected: the next click counts again
         return None
     point = (float(points[0]["x"]), float(points[0]["y"]))
     if point == st.session_state.get("pad_last_click"):
@@ -27,11 +29,13 @@ def clicked_point():
 
 
 def _from_inputs():
+    st.session_state.pop("pad_last_click", None)  # the point moved away from the last click
     set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
 
 
 def _sample_prior(latent_dim):
     # The prior the KL term pulls every encoding towards: a VAE should decode its samples well.
+    st.session_state.pop("pad_last_click", None)
     set_point(np.random.default_rng().standard_normal(latent_dim))
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 
 from vae.explorer import load_explorer
-from vae.store import DEFAULT_MODEL, list_model_dirs, resolve_model_dir
+from vae import store
+from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
@@ -20,7 +21,9 @@ def cached_explorer(model_dir: str, mtime: float):
     # Streamlit runs a full gc.collect() after every script run; with TensorFlow's
     # object graph that takes ~0.3 s. Freezing what exists now takes it out of
     # every later collection.
+    # Unfreeze first: a model evicted from this cache must stay collectable.
     if os.environ.get("VAE_NO_GC_FREEZE") != "1":  # the switch exists for bench/ to measure the difference
+        gc.unfreeze()
         gc.collect()
         gc.freeze()
     return explorer
@@ -30,21 +33,36 @@ def available_models():
     return [p.name for p in list_model_dirs()]
 
 
+# What a session knows about one model; meaningless, even wrong, under another model.
+MODEL_BOUND_KEYS = ("pad_last_click", "picked_test", "drawn")
+
+
 def active_model_name():
     """The model chosen in this session, or from the URL, or the shipped default."""
     names = available_models()
     if not names:
         return None
     chosen = st.session_state.get("active_model") or st.query_params.get(MODEL_PARAM)
-    if chosen not in names:
-        chosen = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+    if chosen not in names:  # never existed, or deleted by another session
+        fallback = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+        if chosen is not None:
+            switch_model(fallback)
+        chosen = fallback
     st.session_state["active_model"] = chosen
     return chosen
 
 
+def switch_model(name):
+    """Make `name` this session's model everywhere: session, URL, and model-bound state."""
+    st.session_state["active_model"] = name
+    st.query_params[MODEL_PARAM] = name
+    for key in MODEL_BOUND_KEYS:
+        st.session_state.pop(key, None)
+
+
 def get_explorer(name):
-    model_dir = resolve_model_dir(name)
-    return cached_explorer(str(model_dir), (model_dir / "model.keras").stat().st_mtime)
+    model_dir = store.MODELS_DIR / name  # a name from models/, never a path
+    return cached_explorer(str(model_dir), (model_dir / MODEL_FILE).stat().st_mtime)
 
 
 def parse_point(text, latent_dim=2):

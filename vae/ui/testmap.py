@@ -1,7 +1,7 @@
 """The 10,000 held-out test digits at their z_mean: zoom, hover, click one to inspect it."""
 import streamlit as st
 
-from vae.figures import map_figure, set_overlays
+from vae.figures import map_figure
 from vae.ui.state import session_figure
 from vae.ui.images import show_digit
 
@@ -27,9 +27,10 @@ def render(explorer):
     picked = picked_index()
     left, right = st.columns([3, 1], gap="large")
     with left:
+        # The figure never changes, so Streamlit keeps the chart mounted: zoom and the
+        # digits hidden from the legend survive a pick. Plotly itself marks the picked dot.
         fig = session_figure("test_map", explorer, lambda: map_figure(
             explorer.z_test, explorer.y_test, explorer.extent(), height=620))
-        set_overlays(fig, picked=explorer.z_test[picked] if picked is not None else None)
         st.plotly_chart(fig, key=MAP_KEY, on_select="rerun", selection_mode="points",
                         config={"displaylogo": False})
         st.caption("Every held-out test digit at its z_mean. Scroll or drag to zoom, double-click to reset, "

@@ -12,7 +12,7 @@ from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
 from vae.train import TrainConfig
 from vae.ui.images import crisp
-from vae.ui.state import MODEL_PARAM
+from vae.ui.state import switch_model
 
 HARD_MAX_EPOCHS = 100
 FALSE_WORDS = ("0", "false", "off", "no", "disabled")
@@ -50,7 +50,10 @@ def measured_throughput():
     """
     best = None
     for model_dir in list_model_dirs():
-        meta = read_metadata(model_dir)
+        try:
+            meta = read_metadata(model_dir)
+        except (OSError, ValueError):  # a damaged version must not take the tab down
+            continue
         work = meta.get("train_images", 0) * meta.get("epochs_run", 0)
         if meta.get("samples_per_second") and (best is None or work > best[0]):
             best = (work, float(meta["samples_per_second"]), model_dir.name)
@@ -101,11 +104,6 @@ def _settings_form(max_epochs, running):
             st.rerun()
 
 
-def _switch_to(name):
-    st.session_state["active_model"] = name
-    st.query_params[MODEL_PARAM] = name
-
-
 def _progress_text(s):
     if s.phase == "starting":
         return "Starting the trainer (importing TensorFlow, loading MNIST)…"
@@ -129,7 +127,7 @@ def _live(manager):
         # new version and this fragment stops polling.
         st.session_state.pop("job_seen_running", None)
         if status.state in ("finished", "stopped") and st.session_state.get("my_job") == status.id:
-            _switch_to(status.name)
+            switch_model(status.name)
             st.toast(f"Switched the explorer to the new model “{status.name}”.")
         st.rerun(scope="app")
 
@@ -156,7 +154,9 @@ def _live(manager):
         st.success(f"Saved as **{status.name}** ({how}): test −ELBO {m.get('neg_elbo', float('nan')):.1f} nats, "
                    f"5-NN accuracy {m.get('knn5_accuracy', float('nan')):.1%}.", icon=":material/check_circle:")
         if st.session_state.get("active_model") != status.name:
-            st.button("Explore this model", key="use_new_model", on_click=_switch_to, args=(status.name,))
+            if st.button("Explore this model", key="use_new_model"):
+                switch_model(status.name)
+                st.rerun(scope="app")  # a button in a fragment reruns only the fragment
     elif status.state == "discarded":
         st.info("The run was stopped and discarded: no model was saved.")
     elif status.state == "failed":
