@@ -131,8 +131,8 @@ def test_nearest_matches_brute_force_without_ties(k, chunk):
     assert got.shape == (200, k)
     assert all(len(set(row.tolist())) == k for row in got)
     dist = brute_distances(reference, queries)
-    # knn works in float32, so two neighbours closer than float32 resolution may swap places:
-    # compare the distances in rank order, to a float32-sized tolerance.
+    # knn expands |q - r|^2, which loses a little to cancellation even in float64, so two
+    # near-equal neighbours may swap places: compare the distances in rank order.
     np.testing.assert_allclose(np.take_along_axis(dist, got, axis=1),
                                np.take_along_axis(dist, brute_nearest(reference, queries, k), axis=1),
                                rtol=0, atol=1e-5)

@@ -186,7 +186,7 @@ def test_bad_requests_are_refused_before_spawning(manager, tmp_path):
         manager.start({"epochs": 0})
     with pytest.raises(ValueError, match="unknown"):
         manager.start({"epochz": 3})
-    for name in ("reference", "../escape", ".hidden", "a/b"):
+    for name in ("reference", "elbo-sum", "../escape", ".hidden", "a/b"):
         with pytest.raises(ValueError):
             manager.start(TINY, name=name)
     (tmp_path / "models" / "exists").mkdir(parents=True)

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.store import DEFAULT_MODEL, MODELS_DIR, write_json_atomic
+from vae.config import STOP_USER, TrainConfig, run_name
+from vae.store import MODELS_DIR, SHIPPED_MODELS, write_json_atomic
 from vae.trainer import ARGS_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, read_json
 
 CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
@@ -160,7 +161,6 @@ class _EventReader:
 
 
 def _as_config(config):
-    from vae.train import TrainConfig
     if isinstance(config, TrainConfig):
         return dataclasses.replace(config)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -171,8 +171,8 @@ def _as_config(config):
 
 
 def check_model_name(name):
-    if name == DEFAULT_MODEL:
-        raise ValueError(f"{DEFAULT_MODEL!r} is the shipped model and cannot be replaced")
+    if name in SHIPPED_MODELS:
+        raise ValueError(f"{name!r} ships with VAE Explorer and cannot be replaced")
     if not NAME_PATTERN.fullmatch(name or ""):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '_' and '-', "
                          "starting with a letter or digit")
@@ -210,7 +210,7 @@ class JobManager:
     def start(self, config, name=None):
         config = _as_config(config)
         config.validate()  # refuse before spawning: a bad option must not cost a TF import
-        name = name or dt.datetime.now().strftime("vae-%Y%m%d-%H%M%S")
+        name = name or run_name()
         check_model_name(name)
         target = self.models_dir / name
         with self._lock():
@@ -317,7 +317,6 @@ class JobManager:
 
 def summarize(info, events):
     """A JobStatus from job.json and the events so far (liveness is the caller's business)."""
-    from vae.train import STOP_USER
     s = JobStatus(id=info.id, name=info.name, model_dir=info.model_dir, config=info.config,
                   epochs=info.config["epochs"])
     train_start = last_progress = eval_start = None

@@ -7,7 +7,7 @@ ELBO next to it.
 """
 from keras import ops
 
-KL_REDUCTIONS = ("mean", "sum")
+from vae.config import KL_REDUCTIONS
 
 
 def reconstruction_loss(x, x_decoded):

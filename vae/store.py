@@ -13,7 +13,8 @@ from pathlib import Path
 from vae.data import REPO_ROOT
 
 MODELS_DIR = Path(os.environ.get("VAE_MODELS_DIR", REPO_ROOT / "models"))
-DEFAULT_MODEL = "reference"  # the shipped model; the UI never overwrites or deletes it
+DEFAULT_MODEL = "reference"  # the model the explorer opens with
+SHIPPED_MODELS = (DEFAULT_MODEL, "elbo-sum")  # in the repo: the UI never overwrites or deletes them
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"
@@ -86,13 +87,13 @@ def resolve_model_dir(name_or_path=None, models_dir=None):
 
 
 def delete_model_dir(name, models_dir=None):
-    """Remove a trained version. The shipped default is refused: the UI can never lose it.
+    """Remove a trained version. Shipped models are refused: the UI can never lose them.
 
     Renamed away first, so a crash mid-delete leaves a hidden .tmp-* dir, never half a model.
     """
     models_dir = Path(models_dir or MODELS_DIR)
-    if name == DEFAULT_MODEL:
-        raise PermissionError(f"{DEFAULT_MODEL!r} is the shipped model and cannot be deleted")
+    if name in SHIPPED_MODELS:
+        raise PermissionError(f"{name!r} ships with VAE Explorer and cannot be deleted")
     target = models_dir / name
     if target.parent != models_dir or not is_model_dir(target):
         raise FileNotFoundError(f"no model version named {name!r}")

@@ -17,43 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.loss import KL_REDUCTIONS
-
-STOP_COMPLETED = "completed"
-STOP_EARLY = "early_stopping"
-STOP_USER = "stopped_by_user"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 128
-    beta: float = 1.0
-    kl_reduction: str = "mean"  # "mean" is the reference; "sum" is the true ELBO
-    latent_dim: int = 2
-    train_on: str = "train"  # "train": 60k split, test unseen; "all": 70k as the reference
-    limit: int | None = None  # first N images, for quick runs
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int = 3
-    learning_rate: float = 1e-3
-
-    def validate(self):
-        if self.epochs < 1:
-            raise ValueError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise ValueError("batch size must be at least 1")
-        if self.kl_reduction not in KL_REDUCTIONS:
-            raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}")
-        if self.train_on not in ("train", "all"):
-            raise ValueError("train_on must be 'train' or 'all'")
-        if self.limit is not None and self.limit < 20:
-            raise ValueError("limit must be at least 20 images (some are held out for validation)")
-        if self.beta < 0:
-            raise ValueError("beta must be non-negative")
-        if self.latent_dim < 1:
-            raise ValueError("latent_dim must be at least 1")
-
+from vae.config import (KL_REDUCTIONS, STOP_COMPLETED, STOP_EARLY, STOP_USER,  # noqa: F401
+                        TrainConfig, run_name)
 
 def training_images(arrays, config):
     """uint8 training images and the held-out validation slice, seeded shuffle."""
@@ -164,8 +129,7 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
 
 def default_out_dir(models_dir=None):
     from vae.store import MODELS_DIR
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(models_dir or MODELS_DIR) / f"vae-{stamp}"
+    return Path(models_dir or MODELS_DIR) / run_name()
 
 
 def parse_args(argv=None):

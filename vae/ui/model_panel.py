@@ -3,7 +3,7 @@ import streamlit as st
 
 from vae.figures import history_figure
 from vae import store
-from vae.store import DEFAULT_MODEL, MODEL_FILE, delete_model_dir, read_metadata
+from vae.store import DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata
 from vae.ui.state import available_models, switch_model
 
 
@@ -16,7 +16,7 @@ def _label(name):
             extra = f" · stopped at epoch {meta.get('epochs_run')}" + extra
     except Exception:  # a model without metrics is still pickable
         extra = ""
-    return f"{name}{' (shipped)' if name == DEFAULT_MODEL else ''}{extra}"
+    return f"{name}{' (shipped)' if name in SHIPPED_MODELS else ''}{extra}"
 
 
 def _switch():
@@ -49,6 +49,12 @@ def describe_options(options):
             f"seed {options.get('seed')}")
 
 
+def _seen_test_note(meta):
+    if meta.get("options", {}).get("train_on") == "all":
+        st.warning("Trained on all 70k digits, the test set included: its “test” metrics are not "
+                   "held out and flatter it.", icon=":material/warning:")
+
+
 def sidebar(explorer):
     names = available_models()
     st.session_state["model_picker"] = explorer.name
@@ -60,6 +66,7 @@ def sidebar(explorer):
     c0.metric("Test −ELBO", f"{m.get('neg_elbo', float('nan')):.1f}", help="nats per image, lower is better")
     c1.metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.1%}",
               help="Label accuracy of 5 nearest neighbours in latent space")
+    _seen_test_note(meta)
     st.caption(f"{_epochs(meta.get('epochs_run'))} ({meta.get('stop_reason', '').replace('_', ' ')}) · "
                f"{describe_options(meta.get('options', {}))}")
     model_file = explorer.model_dir / MODEL_FILE
@@ -80,6 +87,7 @@ def render(explorer):
     cols[1].metric("Reconstruction", f"{m.get('reconstruction', float('nan')):.2f}")
     cols[2].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
     cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
+    _seen_test_note(meta)
     st.markdown(
         f"Trained {_when(meta.get('created'))} for **{_epochs(meta.get('epochs_run'))}** "
         f"(stop: {meta.get('stop_reason', '?').replace('_', ' ')}; best epoch {meta.get('best_epoch')}) "
@@ -105,8 +113,8 @@ def render(explorer):
 
 
 def delete_section(explorer):
-    if explorer.name == DEFAULT_MODEL:
-        st.caption("The shipped model cannot be deleted.")
+    if explorer.name in SHIPPED_MODELS:
+        st.caption("Models that ship with VAE Explorer cannot be deleted.")
         return
     if "delete_error" in st.session_state:
         st.error(st.session_state.pop("delete_error"))

@@ -10,7 +10,7 @@ import streamlit as st
 from vae.figures import live_training_figure, preview_scatter
 from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
-from vae.train import TrainConfig
+from vae.config import TrainConfig
 from vae.ui.images import crisp
 from vae.ui.state import switch_model
 

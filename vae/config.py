@@ -1,0 +1,49 @@
+"""What a training run is asked to do, and why it ended: plain data, no TensorFlow.
+
+Kept apart from vae.train so the job manager and the trainer process can read and
+check a config before TensorFlow is imported.
+"""
+import dataclasses
+import datetime as dt
+
+KL_REDUCTIONS = ("mean", "sum")  # "mean" over latent dims is the reference; "sum" is the true ELBO
+
+STOP_COMPLETED = "completed"
+STOP_EARLY = "early_stopping"
+STOP_USER = "stopped_by_user"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    beta: float = 1.0
+    kl_reduction: str = "mean"  # "mean" is the reference; "sum" is the true ELBO
+    latent_dim: int = 2
+    train_on: str = "train"  # "train": 60k split, test unseen; "all": 70k as the reference
+    limit: int | None = None  # first N images, for quick runs
+    seed: int = 0
+    val_fraction: float = 0.1
+    patience: int = 3
+    learning_rate: float = 1e-3
+
+    def validate(self):
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if self.kl_reduction not in KL_REDUCTIONS:
+            raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}")
+        if self.train_on not in ("train", "all"):
+            raise ValueError("train_on must be 'train' or 'all'")
+        if self.limit is not None and self.limit < 20:
+            raise ValueError("limit must be at least 20 images (some are held out for validation)")
+        if self.beta < 0:
+            raise ValueError("beta must be non-negative")
+        if self.latent_dim < 1:
+            raise ValueError("latent_dim must be at least 1")
+
+
+def run_name(now=None):
+    """The default name of a new model version: vae-YYYYmmdd-HHMMSS."""
+    return (now or dt.datetime.now()).strftime("vae-%Y%m%d-%H%M%S")
