@@ -162,3 +162,9 @@ def test_upscale_is_nearest_neighbour():
 def test_upscale_clips_out_of_range_values():
     big = upscale(np.array([[-0.5, 1.5]] * 2), 4)
     assert big.min() == 0 and big.max() == 255
+
+
+def test_upscale_reads_uint8_as_0_to_255():
+    image = np.array([[0, 255], [51, 102]], dtype=np.uint8)
+    big = upscale(image, 4)
+    assert big.dtype == np.uint8 and big[0, 3] == 255 and big[3, 0] == 51 and big[3, 3] == 102

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae.latent import (grid_coordinates, interpolate, latent_extent, manifold,
-                        manifold_figure_png, sigma_ellipse, tick_indices, tile_grid)
+from vae.figures import manifold_figure_png, tick_indices
+from vae.latent import grid_coordinates, interpolate, latent_extent, manifold, sigma_ellipse, tile_grid
 
 
 class RecordingDecoder:

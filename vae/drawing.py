@@ -129,8 +129,9 @@ def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15):
 
 
 def upscale(image, size=280):
-    """A (28, 28) image in [0, 1] → uint8 (size, size), nearest-neighbour so pixels stay crisp."""
-    image = np.asarray(image, dtype="float64")
+    """A square image in [0, 1] (or uint8) → uint8 (size, size), nearest-neighbour so pixels stay crisp."""
+    image = np.asarray(image)
+    image = image / 255.0 if image.dtype == np.uint8 else image.astype("float64")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]  # the decoder's (28, 28, 1)
     if image.ndim != 2:

@@ -16,17 +16,6 @@ import numpy as np
 EPS = 1e-7  # keras.backend.epsilon(), the clip keras' BCE applies
 
 
-def encode_all(model, images, batch=2048):
-    """z_mean and z_log_var for uint8 or float images, in batches."""
-    from vae.data import to_model_input
-    means, log_vars = [], []
-    for start in range(0, len(images), batch):
-        m, lv = model.encode(to_model_input(images[start:start + batch]))
-        means.append(m)
-        log_vars.append(lv)
-    return np.concatenate(means), np.concatenate(log_vars)
-
-
 def bce_per_image(x, x_decoded):
     p = np.clip(x_decoded, EPS, 1 - EPS)
     per_pixel = -(x * np.log(p) + (1 - x) * np.log(1 - p))
@@ -40,6 +29,7 @@ def kl_per_image(z_mean, z_log_var):
 def elbo_terms(model, images, seed=0, batch=2048):
     """Per-image (reconstruction, kl) in nats, with one seeded z sample each."""
     from vae.data import to_model_input
+    from vae.model import encode_all
     rng = np.random.default_rng(seed)
     z_mean, z_log_var = encode_all(model, images, batch)
     z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape).astype("float32")
@@ -53,6 +43,7 @@ def elbo_terms(model, images, seed=0, batch=2048):
 def evaluate(model, arrays, seed=0):
     """The four held-out metrics for `model` on the verified MNIST `arrays`."""
     from vae.knn import knn_accuracy
+    from vae.model import encode_all
     recon, kl, z_test = elbo_terms(model, arrays["x_test"], seed)
     z_train, _ = encode_all(model, arrays["x_train"])
     return {

@@ -11,9 +11,8 @@ import numpy as np
 
 from vae import knn
 from vae.data import load_arrays, to_model_input
-from vae.evaluate import encode_all
 from vae.latent import latent_extent
-from vae.model import load_vae
+from vae.model import encode_all, load_vae
 from vae.store import MODEL_FILE, read_metadata
 
 LOOKS_LIKE_K = 10

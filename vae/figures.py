@@ -3,8 +3,12 @@
 One colour per digit, shared by every figure, so a "1" is the same orange on
 the pad, the map and the training preview.
 """
+import base64
+import io
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
 DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -118,29 +122,59 @@ def history_figure(history, height=300, title=None):
     return _loss_axes(fig, height, title)
 
 
+def tick_indices(n, max_ticks=16):
+    """Which of n cells get a tick label: every k-th from the first, at most max_ticks."""
+    step = max(1, int(np.ceil((n - 1) / max(1, max_ticks - 1))))
+    return np.arange(0, n, step)
+
+
+def grid_ticks(values, cell, max_ticks):
+    """(positions, labels) of ticks at cell centres in image pixels, z rounded to 0.1 as the reference.
+
+    Pixel k spans [k - 0.5, k + 0.5] in an image plot, so cell i's centre is at
+    i*cell + cell/2 - 0.5 (the reference's digit_size // 2 is half a pixel off).
+    """
+    ticks = tick_indices(len(values), max_ticks)
+    # + 0.0 turns the -0.0 that rounding small negatives yields into 0.0
+    labels = [f"{v + 0.0:.1f}" for v in np.round(np.asarray(values)[ticks], 1)]
+    return (ticks + 0.5) * cell - 0.5, labels
+
+
 def manifold_figure(tiled, grid_x, grid_y, height=640, max_ticks=11):
     """The reference's manifold as an interactive image, ticks at cell centres in z units."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    from vae.latent import tick_indices
-
     png = io.BytesIO()
     Image.fromarray((np.clip(tiled, 0, 1) * 255).round().astype(np.uint8)).save(png, format="PNG")
     source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
-    cell = tiled.shape[0] / len(grid_y)
     fig = go.Figure(go.Image(source=source, hoverinfo="skip"))
     for axis, values in (("xaxis", grid_x), ("yaxis", grid_y)):
-        ticks = tick_indices(len(values), max_ticks)
-        fig.update_layout({axis: dict(tickmode="array", tickvals=(ticks + 0.5) * cell - 0.5,
-                                      ticktext=[f"{v + 0.0:.1f}" for v in np.round(values[ticks], 1)],
+        positions, labels = grid_ticks(values, tiled.shape[0] / len(values), max_ticks)
+        fig.update_layout({axis: dict(tickmode="array", tickvals=positions, ticktext=labels,
                                       showgrid=False, zeroline=False)})
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title="z[0]", yaxis_title="z[1]")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+def manifold_figure_png(tiled, grid_x, grid_y, figsize=8.0, dpi=100, max_ticks=16, vmin=0.0, vmax=1.0):
+    """PNG bytes of the reference figure (matplotlib): the grid in Greys_r, cells labelled by z.
+
+    vmin/vmax pin the grey scale to the decoder's [0, 1] output so two grids
+    compare; pass None for the reference's autoscaling.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global figure state in a server
+
+    tiled = np.asarray(tiled)
+    fig = Figure(figsize=(figsize, figsize), dpi=dpi)
+    ax = fig.add_subplot()
+    ax.imshow(tiled, cmap="Greys_r", vmin=vmin, vmax=vmax)
+    ax.set_xticks(*grid_ticks(grid_x, tiled.shape[1] / len(grid_x), max_ticks))
+    ax.set_yticks(*grid_ticks(grid_y, tiled.shape[0] / len(grid_y), max_ticks))
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def live_training_figure(recent, history, batches_per_epoch, height=320):

@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from vae.config import STOP_USER, TrainConfig, run_name
-from vae.store import MODELS_DIR, SHIPPED_MODELS, write_json_atomic
-from vae.trainer import ARGS_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, read_json
+from vae.store import MODELS_DIR, SHIPPED_MODELS, read_json, write_json_atomic
+from vae.trainer import ARGS_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE
 
 CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
 TERMINAL_EVENTS = ("finished", "discarded", "failed")

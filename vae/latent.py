@@ -4,10 +4,7 @@ The grid follows the reference figure: columns run left→right over z[0],
 rows run top→bottom from the largest z[1] down, so the picture reads like a
 plot with z[1] pointing up.
 """
-import io
-
 import numpy as np
-from matplotlib.figure import Figure  # no pyplot: no global figure state in a server
 
 
 def _per_axis(value, name):
@@ -52,51 +49,13 @@ def tile_grid(images, n):
 
 
 def manifold(decode, n, lo=-1.0, hi=1.0):
-    """(figure, grid_x, grid_y): the n x n decoded grid as one image.
+    """(tiled, grid_x, grid_y): the n x n decoded grid as one image.
 
     `decode` maps float32 (m, 2) → (m, 28, 28); it is called once for the
     whole grid, since a model call per cell costs far more than the cells.
     """
     grid_x, grid_y, z = grid_coordinates(n, lo, hi)
     return tile_grid(decode(z), n), grid_x, grid_y
-
-
-def tick_indices(n, max_ticks=16):
-    """Which of n cells get a tick label: every k-th from the first, at most max_ticks."""
-    step = max(1, int(np.ceil((n - 1) / max(1, max_ticks - 1))))
-    return np.arange(0, n, step)
-
-
-def _labels(values):
-    # + 0.0 turns the -0.0 that rounding small negatives yields into 0.0
-    return [f"{v + 0.0:.1f}" for v in np.round(values, 1)]
-
-
-def manifold_figure_png(figure, grid_x, grid_y, figsize=8.0, dpi=100, max_ticks=16,
-                        vmin=0.0, vmax=1.0):
-    """PNG bytes of the reference figure: the grid in Greys_r, cells labelled by their z.
-
-    Ticks sit at cell centres with values rounded to 1 decimal as the
-    reference does, thinned to at most max_ticks per axis so they stay
-    legible. vmin/vmax pin the grey scale to the decoder's [0, 1] output so
-    two grids compare; pass None for the reference's autoscaling.
-    """
-    figure = np.asarray(figure)
-    grid_x, grid_y = np.asarray(grid_x), np.asarray(grid_y)
-    cell_h, cell_w = figure.shape[0] / len(grid_y), figure.shape[1] / len(grid_x)
-    fig = Figure(figsize=(figsize, figsize), dpi=dpi)
-    ax = fig.add_subplot()
-    ax.imshow(figure, cmap="Greys_r", vmin=vmin, vmax=vmax)
-    # Pixel k spans [k - 0.5, k + 0.5] in imshow, so cell i's centre is at
-    # i*cell + cell/2 - 0.5 (the reference's digit_size // 2 is half a pixel off).
-    xs, ys = tick_indices(len(grid_x), max_ticks), tick_indices(len(grid_y), max_ticks)
-    ax.set_xticks(xs * cell_w + cell_w / 2 - 0.5, _labels(grid_x[xs]))
-    ax.set_yticks(ys * cell_h + cell_h / 2 - 0.5, _labels(grid_y[ys]))
-    ax.set_xlabel("z[0]")
-    ax.set_ylabel("z[1]")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def interpolate(z_a, z_b, steps):

@@ -12,6 +12,7 @@ import numpy as np
 import keras
 from keras import layers, ops
 
+from vae.data import to_model_input
 from vae.loss import KL_REDUCTIONS, vae_loss_terms
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -139,6 +140,16 @@ class VAE(keras.Model):
                 input_signature=[tf.TensorSpec((None, self.latent_dim), tf.float32)])
         z = np.asarray(z, dtype="float32").reshape((-1, self.latent_dim))
         return self._fast_decode(z).numpy()[..., 0]
+
+
+def encode_all(model, images, batch=2048):
+    """z_mean and z_log_var of many uint8 or float images, in memory-sized batches."""
+    means, log_vars = [], []
+    for start in range(0, len(images), batch):
+        m, lv = model.encode(to_model_input(images[start:start + batch]))
+        means.append(m)
+        log_vars.append(lv)
+    return np.concatenate(means), np.concatenate(log_vars)
 
 
 def build_vae(latent_dim=2, beta=1.0, kl_reduction="mean", learning_rate=1e-3):

@@ -4,6 +4,7 @@ A directory is only ever complete: it is written under a temporary name in the
 same parent and renamed into place, so a crash or kill mid-write leaves
 nothing that looks like a model.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -42,17 +43,33 @@ def write_model_dir(model, metadata, dest):
     return dest
 
 
-def write_json_atomic(path, obj):
+@contextlib.contextmanager
+def atomic_file(path, mode="w"):
+    """Write `path` through a temporary file renamed into place: readers see the old
+    content or the new, never half of it; a failed write leaves no temporary behind."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
+        with os.fdopen(fd, mode) as f:
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj):
+    with atomic_file(path) as f:
+        json.dump(obj, f)
+
+
+def read_json(path, default=None):
+    """The JSON in `path`, or `default` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
 
 
 def read_metadata(model_dir):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.store import TMP_PREFIX
+from vae.store import atomic_file, read_json
 
 JOB_FILE, PROGRESS_FILE, PREVIEW_FILE = "job.json", "progress.jsonl", "preview.npz"
 STOP_FILE, LOG_FILE, ARGS_FILE = "stop.json", "trainer.log", "args.json"
@@ -24,12 +24,6 @@ BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
 PREVIEW_DIGITS = 2000  # the first 2,000 test digits, the same every epoch
 PREVIEW_GRID = 12  # a 12x12 manifold
 
-
-def read_json(path, default=None):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return default
 
 class EventLog:
     """progress.jsonl as the trainer writes it: numbered, timestamped, flushed lines."""
@@ -130,7 +124,7 @@ def __getattr__(name):  # `vae.trainer.StopRequest` and `.ProgressCallback`, bui
 
 def write_preview(model, epoch, images, labels, path):
     """Encode `images`, decode a manifold over where they lie in one batch, write `path` atomically."""
-    from vae.evaluate import encode_all
+    from vae.model import encode_all
     from vae.latent import latent_extent, manifold
 
     z, _ = encode_all(model, images)
@@ -145,13 +139,10 @@ def write_preview(model, epoch, images, labels, path):
         return model.decode(full)
 
     grid, _, _ = manifold(decode, PREVIEW_GRID, -extent, extent)
-    path = Path(path)
-    tmp = path.with_name(TMP_PREFIX + path.name)
-    with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+    with atomic_file(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
         np.savez(f, z=z2, labels=np.asarray(labels, np.uint8),
                  manifold=np.round(np.clip(grid, 0, 1) * 255).astype(np.uint8),
                  epoch=np.int32(epoch), extent=np.float32(extent))
-    os.replace(tmp, path)  # readers see the old preview or the new one, never half of one
 
 
 def _redirect_output(path):

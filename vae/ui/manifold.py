@@ -1,8 +1,8 @@
 """The reference figure: an n×n grid of digits decoded from evenly spaced latent points."""
 import streamlit as st
 
-from vae.figures import manifold_figure
-from vae.latent import manifold, manifold_figure_png
+from vae.figures import manifold_figure, manifold_figure_png
+from vae.latent import manifold
 
 
 def render(explorer):

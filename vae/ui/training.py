@@ -7,11 +7,11 @@ import os
 
 import streamlit as st
 
+from vae.config import TrainConfig
+from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
 from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
-from vae.config import TrainConfig
-from vae.ui.images import crisp
 from vae.ui.state import switch_model
 
 HARD_MAX_EPOCHS = 100
@@ -176,7 +176,7 @@ def _live(manager):
         st.markdown(f"**The latent space after epoch {epoch}**")
         a, b = st.columns([2, 3], gap="large")
         with a:
-            st.image(crisp(preview["manifold"] / 255.0, 336), output_format="PNG", width=336,
+            st.image(upscale(preview["manifold"], 336), output_format="PNG", width=336,
                      caption=f"decoded 12×12 grid over z ∈ [−{float(preview['extent']):.0f}, "
                              f"{float(preview['extent']):.0f}]²")
         with b:
