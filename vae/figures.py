@@ -62,8 +62,9 @@ def pad_figure(extent, point, z_map=None, labels=None, height=540):
 
 
 def current_point_trace(point, name="current z"):
-    return go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name=name, showlegend=False,
-                      marker=dict(symbol="x-thin", size=18, line=dict(width=3, color=MARKER_COLOR)),
+    # WebGL, like the points under it: plotly draws SVG traces beneath every WebGL layer
+    return go.Scattergl(x=[point[0]], y=[point[1]], mode="markers", name=name, showlegend=False,
+                      marker=dict(symbol="x", size=16, color=MARKER_COLOR, line=dict(width=2, color="#ffffff")),
                       hoverinfo="skip")
 
 
@@ -72,9 +73,10 @@ def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None)
     a drawn digit's marker and its 2σ ellipse.
     """
     fig = go.Figure(digit_traces(z_test, labels))
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="2σ of q(z|x)",
+    # Overlays are WebGL too: plotly draws SVG traces beneath every WebGL layer.
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines", name="2σ of q(z|x)",
                              line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
+    fig.add_trace(go.Scattergl(
         x=[], y=[], mode="markers", name="your digit",
         marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
         hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))

@@ -69,7 +69,12 @@ def test_drawing_a_stroke_encodes_it(page, server):
     assert page.locator(".st-key-draw_input img").count() == 1
     legend = page.locator(".st-key-draw_map .legendtext").all_text_contents()
     assert "your digit" in legend
-    assert page.locator(".st-key-draw_map .scatterlayer .trace .points path").count() >= 1
+    marker = page.evaluate("""() => {
+        const plot = document.querySelector('.st-key-draw_map .js-plotly-plot');
+        const trace = plot.data.find(t => t.name === 'your digit');
+        return {visible: trace.visible, n: Array.from(trace.x).length};
+    }""")
+    assert marker == {"visible": True, "n": 1}
     no_exceptions(page)
     screenshot(page, "draw-desktop")
 
@@ -82,14 +87,19 @@ def test_scatter_legend_lists_all_digits(page, server):
     screenshot(page, "map-desktop")
 
 
-@pytest.mark.parametrize("view", ["Manifold", "Interpolate", "Model"])
+@pytest.mark.parametrize("view", ["Manifold", "Interpolate", "Train", "Model"])
 def test_other_views_render(page, server, view):
     open_view(page, server, view)
-    page.wait_for_selector("[data-testid=stPlotlyChart]")
+    if view != "Train":
+        page.wait_for_selector("[data-testid=stPlotlyChart]")
+    else:
+        page.wait_for_selector(".st-key-train_start button")
     screenshot(page, f"{view.lower()}-desktop")
 
 
-@pytest.mark.parametrize("view", [None, "Draw", "Test-set map"])
+@pytest.mark.parametrize("view", [None, "Draw", "Test-set map", "Manifold", "Interpolate", "Train"])
 def test_narrow_screen(page, server, view):
     open_view(page, server, view, width=390)
+    # nothing may stick out sideways: the page itself must not scroll horizontally
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     screenshot(page, f"{(view or 'pad').split()[0].lower()}-narrow")

@@ -38,9 +38,10 @@ def _endpoint(explorer, side, default_index):
 def _path_map(explorer):
     """The test-set map plus two traces this section moves: the path and the point at t."""
     fig = map_figure(explorer.z_test, explorer.y_test, explorer.extent(), height=440)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
+    # WebGL like the map: plotly draws SVG traces beneath every WebGL layer
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
                              line=dict(color="#111", width=2), marker=dict(size=6, color="#111")))
-    fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="t", showlegend=False,
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="t", showlegend=False,
                              marker=dict(size=14, color="#ffd400", line=dict(width=2, color="#111"))))
     return fig
 
