@@ -162,3 +162,31 @@ def test_a_damaged_model_file_is_reported_not_crashed(models_dir):
     assert not at.exception
     assert at.session_state["active_model"] == "reference"
     assert "Decoded digit" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_killed_trainer_is_reported_on_the_page_and_leaves_no_model(models_dir):
+    import os
+    import signal
+
+    from vae.config import TrainConfig
+    from vae.ui import training
+
+    manager = training.job_manager()
+    info = manager.start(TrainConfig(epochs=50, limit=2000))
+    os.kill(info.pid, signal.SIGKILL)
+    manager.wait(timeout=60)
+    at = run("Train")
+    assert any("Training failed" in e.value and "exited unexpectedly" in e.value for e in at.error)
+    assert not (models_dir / info.name).exists()
+    assert not at.button(key="train_start").disabled  # the slot is free again
+
+
+def test_the_picker_describes_each_version(models_dir):
+    at = run()
+    labels = at.sidebar.selectbox(key="model_picker").options
+    tiny = next(label for label in labels if label.startswith("tiny"))
+    from vae.store import read_metadata
+    meta = read_metadata(models_dir / "tiny")
+    assert meta["created"][:10] in tiny and "2 epochs" in tiny and "300 imgs" in tiny
+    assert f"−ELBO {meta['metrics']['neg_elbo']:.1f}" in tiny
+    assert labels[0].startswith("reference (shipped)")

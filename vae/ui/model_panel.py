@@ -1,22 +1,26 @@
 """Which model is active, how it was trained, and how well it does on held-out digits."""
 import streamlit as st
 
-from vae.figures import history_figure
 from vae import store
+from vae.figures import history_figure
 from vae.store import DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata
 from vae.ui.state import available_models, switch_model
 
 
 def _label(name):
+    """name · date · how it was trained · how well it does: enough to choose in the list."""
+    shipped = " (shipped)" if name in SHIPPED_MODELS else ""
     try:
         meta = read_metadata(store.MODELS_DIR / name)
-        m = meta.get("metrics", {})
-        extra = f" · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}"
-        if meta.get("stop_reason") == "stopped_by_user":
-            extra = f" · stopped at epoch {meta.get('epochs_run')}" + extra
-    except Exception:  # a model without metrics is still pickable
-        extra = ""
-    return f"{name}{' (shipped)' if name in SHIPPED_MODELS else ''}{extra}"
+        o, m = meta.get("options", {}), meta.get("metrics", {})
+        run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
+               else _epochs(meta["epochs_run"]))
+        data = "70k" if o.get("train_on") == "all" else "60k"
+        data = f"{o['limit']:,} imgs" if o.get("limit") else data
+        return (f"{name}{shipped} · {meta['created'][:10]} · {run}, β {o['beta']:g}, "
+                f"KL {o['kl_reduction']}, {data} · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}")
+    except Exception:  # a version with odd metadata is still pickable, by name
+        return name + shipped
 
 
 def _switch():
