@@ -36,6 +36,8 @@ def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, sh
             x=z[rows, 0], y=z[rows, 1], mode="markers", name=str(digit),
             legendgroup=str(digit), showlegend=showlegend,
             marker=dict(color=DIGIT_COLORS[digit], size=size, opacity=opacity),
+            # a clicked dot stands out; the rest fade but stay readable as a map
+            selected=dict(marker=dict(size=14, opacity=1.0)), unselected=dict(marker=dict(opacity=0.35)),
             customdata=rows if customdata is None else customdata[rows],
             hovertemplate=(f"digit {digit} · test #%{{customdata}}<br>z = (%{{x:.2f}}, %{{y:.2f}})"
                            "<extra></extra>") if hover else None,
