@@ -2,7 +2,6 @@
 import hashlib
 import struct
 import zipfile
-import zlib
 
 import numpy as np
 import pytest

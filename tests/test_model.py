@@ -7,7 +7,7 @@ import pytest
 
 import keras
 
-from vae.model import VAE, Sampling, build_decoder, build_encoder, build_vae, load_vae
+from vae.model import VAE, build_decoder, build_encoder, build_vae, load_vae
 
 
 def expected_encoder_params(latent_dim):

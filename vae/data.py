@@ -5,7 +5,6 @@ zip metadata differs from Keras' own copy, so we check a hash of the array
 contents rather than of the file.
 """
 import hashlib
-import os
 import zipfile
 import zlib
 from pathlib import Path
