@@ -44,7 +44,6 @@ from vae.store import MODELS_DIR, SHIPPED_MODELS, read_json, write_json_atomic
 from vae.trainer import ARGS_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE
 
 CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
-TERMINAL_EVENTS = ("finished", "discarded", "failed")
 STARTUP_SECONDS = 8.0  # spawn, import TensorFlow, load MNIST, build the model
 EVAL_SECONDS = 10.0  # encode 70k digits, decode 10k, 5-NN, save
 RECENT_BATCHES = 300  # batch events kept in JobStatus.recent

@@ -5,9 +5,9 @@ from streamlit_drawable_canvas import st_canvas
 
 from vae.drawing import preprocess_drawing
 from vae.figures import map_figure, set_overlays
-from vae.ui.state import session_figure
 from vae.latent import sigma_ellipse
 from vae.ui.images import show_digit
+from vae.ui.state import session_figure
 
 CANVAS_PX = 280
 

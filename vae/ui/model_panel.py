@@ -14,7 +14,7 @@ def _label(name):
         meta = read_metadata(store.MODELS_DIR / name)
         o, m = meta.get("options", {}), meta.get("metrics", {})
         run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
-               else _epochs(meta["epochs_run"]))
+               else epochs_text(meta["epochs_run"]))
         data = "70k" if o.get("train_on") == "all" else "60k"
         data = f"{o['limit']:,} imgs" if o.get("limit") else data
         return (f"{name}{shipped} · {meta['created'][:10]} · {run}, β {o['beta']:g}, "
@@ -41,7 +41,7 @@ def _when(iso):
     return iso.replace("T", " ")[:16] + " UTC" if iso else "?"
 
 
-def _epochs(n):
+def epochs_text(n):
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
@@ -71,7 +71,7 @@ def sidebar(explorer):
     c1.metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.1%}",
               help="Label accuracy of 5 nearest neighbours in latent space")
     _seen_test_note(meta)
-    st.caption(f"{_epochs(meta.get('epochs_run'))} ({meta.get('stop_reason', '').replace('_', ' ')}) · "
+    st.caption(f"{epochs_text(meta.get('epochs_run'))} ({meta.get('stop_reason', '').replace('_', ' ')}) · "
                f"{describe_options(meta.get('options', {}))}")
     model_file = explorer.model_dir / MODEL_FILE
     # A callable: the 1.2 MB file is read when the user clicks, not on every rerun.
@@ -93,7 +93,7 @@ def render(explorer):
     cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
     _seen_test_note(meta)
     st.markdown(
-        f"Trained {_when(meta.get('created'))} for **{_epochs(meta.get('epochs_run'))}** "
+        f"Trained {_when(meta.get('created'))} for **{epochs_text(meta.get('epochs_run'))}** "
         f"(stop: {meta.get('stop_reason', '?').replace('_', ' ')}; best epoch {meta.get('best_epoch')}) "
         f"in {meta.get('train_seconds', 0):.0f} s at {meta.get('samples_per_second', 0):,.0f} images/s "
         f"on {meta.get('train_images', 0):,} images, {meta.get('val_images', 0):,} held out for early stopping.  \n"

@@ -28,15 +28,19 @@ def clicked_point():
     return np.array(point, dtype="float32")
 
 
+def _move_away(z):
+    """Set the point by other means than a click: clicking the last clicked point counts again."""
+    st.session_state.pop("pad_last_click", None)
+    set_point(z)
+
+
 def _from_inputs():
-    st.session_state.pop("pad_last_click", None)  # the point moved away from the last click
-    set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
+    _move_away([st.session_state["z0_input"], st.session_state["z1_input"]])
 
 
 def _sample_prior(latent_dim):
     # The prior the KL term pulls every encoding towards: a VAE should decode its samples well.
-    st.session_state.pop("pad_last_click", None)
-    set_point(np.random.default_rng().standard_normal(latent_dim))
+    _move_away(np.random.default_rng().standard_normal(latent_dim))
 
 
 @st.fragment

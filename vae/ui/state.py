@@ -5,8 +5,8 @@ import os
 import numpy as np
 import streamlit as st
 
-from vae.explorer import load_explorer
 from vae import store
+from vae.explorer import load_explorer
 from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
 
 MODEL_PARAM = "model"
@@ -18,10 +18,9 @@ def cached_explorer(model_dir: str, mtime: float):
     explorer = load_explorer(model_dir)
     explorer.decode_one(np.zeros(explorer.latent_dim))  # trace the fast path now, not on the first click
     explorer.encode(np.zeros((28, 28), dtype="uint8"))
-    # Streamlit runs a full gc.collect() after every script run; with TensorFlow's
-    # object graph that takes ~0.3 s. Freezing what exists now takes it out of
-    # every later collection.
-    # Unfreeze first: a model evicted from this cache must stay collectable.
+    # Streamlit runs a full gc.collect() after every script run, which walks TensorFlow's
+    # whole object graph. Freezing what exists now takes it out of every later collection;
+    # unfreezing first keeps a model evicted from this cache collectable.
     if os.environ.get("VAE_NO_GC_FREEZE") != "1":  # the switch exists for bench/ to measure the difference
         gc.unfreeze()
         gc.collect()

@@ -12,6 +12,7 @@ from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
 from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
+from vae.ui.model_panel import epochs_text
 from vae.ui.state import switch_model
 
 HARD_MAX_EPOCHS = 100
@@ -131,8 +132,7 @@ def _live(manager):
             st.toast(f"Switched the explorer to the new model “{status.name}”.")
         st.rerun(scope="app")
 
-    epochs = status.config["epochs"]
-    st.markdown(f"**Job “{status.name}”** · {epochs} epoch{'s' if epochs != 1 else ''} · β = {status.config['beta']} · "
+    st.markdown(f"**Job “{status.name}”** · {epochs_text(status.config['epochs'])} · β = {status.config['beta']} · "
                 f"KL {status.config['kl_reduction']} · data {status.config['train_on']}"
                 + (f" (first {status.config['limit']:,})" if status.config.get("limit") else ""))
     if status.state == "running":
