@@ -10,7 +10,7 @@ st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.data import DataError  # noqa: E402
 from vae.store import DEFAULT_MODEL  # noqa: E402
-from vae.ui.state import active_model_name, get_explorer, switch_model  # noqa: E402
+from vae.ui.state import active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
@@ -47,3 +47,5 @@ for tab, section in zip(tabs, sections):
     if tab.open:
         with tab:
             section(explorer)
+if not tabs[0].open:  # the pad starts the model's background load itself, once it is on screen
+    start_model_loading(explorer)

@@ -1,26 +1,45 @@
 """Everything the explorer page asks of one model, without Streamlit.
 
-An `Explorer` holds a loaded model, the held-out test set and its latent
-codes (computed once per model), and answers the page's questions: decode
-this point, where does this image land, what does this point look like.
+An `Explorer` opens from files alone: the test set, the test codes and the exported
+decoder (vae.browser_files), so the first page needs no TensorFlow. The Keras model
+itself loads in a background thread (`start_loading`) and is waited for only by what
+needs it: encoding a drawing, the manifold, reconstructions.
 """
+import concurrent.futures
 import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from vae import knn
+from vae.browser_files import model_fingerprint, read_browser_files, write_browser_files
 from vae.data import load_arrays, to_model_input
+from vae.export import b64_float32
+from vae.figures import DIGIT_COLORS
 from vae.latent import latent_extent
-from vae.model import encode_all, load_vae
 from vae.store import MODEL_FILE, read_metadata
 
 LOOKS_LIKE_K = 10
 
+# One thread for all models: loading is rare, and two TensorFlow imports at once gain nothing.
+_LOADER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-model-loader")
+
+
+def _load_model(model_file, image_shape, after_load):
+    from vae.model import load_vae  # the TensorFlow import happens here, off the page's path
+
+    model = load_vae(model_file)
+    model.decode(np.zeros((1, model.latent_dim), "float32"))  # trace the fast paths now
+    model.encode(np.zeros((1, *image_shape, 1), "float32"))
+    if after_load is not None:
+        after_load()
+    return model
+
 
 @dataclasses.dataclass
 class LooksLike:
-    label: int  # majority label among the nearest test digits
+    label: int  # majority label among the nearest test images
     share: float  # fraction of neighbours that carry it
     neighbours: np.ndarray  # test-set indices, nearest first
 
@@ -30,33 +49,74 @@ class Explorer:
     name: str
     model_dir: Path
     metadata: dict
-    model: object
-    x_test: np.ndarray  # uint8 (10000, 28, 28)
+    x_test: np.ndarray  # uint8 (n, h, w)
     y_test: np.ndarray
-    z_test: np.ndarray  # z_mean of every test digit
+    z_test: np.ndarray  # z_mean of every test image
     z_test_log_var: np.ndarray
+    decoder_description: dict  # vae.export's description, as the browser runs it
+    fingerprint: str  # SHA-256 of model.keras
+    prepared_now: bool = False  # the browser files were missing (an older model) and made at open
+    _model_future: concurrent.futures.Future | None = None
     _extent: list | None = None
+    _payload: dict | None = None
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     @property
     def latent_dim(self):
         return self.z_test.shape[1]
 
+    @property
+    def image_shape(self):
+        return self.x_test.shape[1:]
+
+    @property
+    def class_names(self):
+        return tuple(str(c) for c in range(10))
+
+    @property
+    def class_colors(self):
+        return DIGIT_COLORS
+
+    @property
+    def noun(self):
+        return "digit"
+
+    # -- the Keras model, loaded in the background
+
+    def start_loading(self, after_load=None):
+        """Start loading the Keras model if nobody has; returns its Future."""
+        with self._lock:
+            if self._model_future is None:
+                self._model_future = _LOADER.submit(_load_model, self.model_dir / MODEL_FILE,
+                                                    self.image_shape, after_load)
+            return self._model_future
+
+    @property
+    def model_ready(self):
+        return self._model_future is not None and self._model_future.done()
+
+    @property
+    def model(self):
+        return self.start_loading().result()
+
+    # -- questions the page asks
+
     def extent(self):
-        """[(lo, hi) per latent axis]: a square covering where the test digits live."""
+        """[(lo, hi) per latent axis]: a square covering where the test images live."""
         if self._extent is None:
             lo, hi = latent_extent(self.z_test, quantile=0.002, pad=0.08)
             self._extent = [(round(a, 2), round(b, 2)) for a, b in zip(lo, hi)]
         return self._extent
 
     def decode(self, z):
-        """(n, d) latent points → (n, 28, 28) images in [0, 1]."""
+        """(n, d) latent points → (n, h, w) images in [0, 1]."""
         return self.model.decode(np.atleast_2d(np.asarray(z, dtype="float32")))
 
     def decode_one(self, z):
         return self.decode(z)[0]
 
     def encode(self, image):
-        """One (28, 28) image in [0, 1] or uint8 → (z_mean, z_log_var), each (d,)."""
+        """One (h, w) image in [0, 1] or uint8 → (z_mean, z_log_var), each (d,)."""
         z_mean, z_log_var = self.model.encode(to_model_input(image))
         return z_mean[0], z_log_var[0]
 
@@ -68,17 +128,63 @@ class Explorer:
     def looks_like(self, z, k=LOOKS_LIKE_K):
         idx = knn.nearest(self.z_test, np.asarray(z, dtype="float32")[None], k)[0]
         labels = self.y_test[idx]
-        label = int(knn.vote(labels[None])[0])
+        label = int(knn.vote(labels[None], len(self.class_names))[0])
         return LooksLike(label, float(np.mean(labels == label)), idx)
 
+    # -- what the browser views receive, once per model and page
 
-def load_explorer(model_dir, arrays=None):
+    @property
+    def browser_key(self):
+        """Names this model's browser data: a new model.keras gives a new key."""
+        return f"{self.name}@{self.fingerprint[:16]}"
+
+    def browser_payload(self):
+        if self._payload is None:
+            self._payload = {
+                "key": self.browser_key,
+                "decoder": self.decoder_description,
+                "codes": b64_float32(self.z_test),
+                "labels": _b64_uint8(self.y_test),
+                "class_names": list(self.class_names),
+                "class_colors": list(self.class_colors),
+                "noun": self.noun,
+                "extent": [list(axis) for axis in self.extent()],
+                "looks_like_k": LOOKS_LIKE_K,
+            }
+        return self._payload
+
+
+def _b64_uint8(array):
+    import base64
+    return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
+
+
+def open_explorer(model_dir, arrays=None, after_load=None):
+    """An Explorer from a model directory's files; TensorFlow only for an older model
+    whose browser files are missing, which are then made once and kept."""
     model_dir = Path(model_dir)
+    metadata = read_metadata(model_dir)
     arrays = arrays if arrays is not None else load_arrays()
-    model = load_vae(model_dir / MODEL_FILE)
-    if model.latent_dim != 2:  # the pad, maps and grid are planes
-        raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has {model.latent_dim} dims")
-    z_mean, z_log_var = encode_all(model, arrays["x_test"])
-    return Explorer(name=model_dir.name, model_dir=model_dir, metadata=read_metadata(model_dir),
-                    model=model, x_test=arrays["x_test"], y_test=arrays["y_test"],
-                    z_test=z_mean, z_test_log_var=z_log_var)
+    fingerprint = model_fingerprint(model_dir)
+    files = read_browser_files(model_dir, fingerprint)
+    prepared_now = files is None
+    future = None
+    if prepared_now:
+        future = concurrent.futures.Future()
+        model = _load_model(model_dir / MODEL_FILE, arrays["x_test"].shape[1:], after_load)
+        future.set_result(model)
+        if model.latent_dim != 2:
+            raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has {model.latent_dim} dims")
+        write_browser_files(model, model_dir, arrays["x_test"])
+        files = read_browser_files(model_dir, fingerprint)
+    description, z_mean, z_log_var = files
+    if description["latent_dim"] != 2:  # the pad, maps and grid are planes
+        raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has "
+                         f"{description['latent_dim']} dims")
+    return Explorer(name=model_dir.name, model_dir=model_dir, metadata=metadata,
+                    x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=z_mean,
+                    z_test_log_var=z_log_var, decoder_description=description,
+                    fingerprint=fingerprint, prepared_now=prepared_now, _model_future=future)
+
+
+load_explorer = open_explorer

@@ -12,7 +12,6 @@ from PIL import Image
 
 DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-PAD_GRID = 101  # invisible points per axis: plotly only reports clicks on points
 MARKER_COLOR = "#111111"
 
 
@@ -44,30 +43,6 @@ def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, sh
             hoverinfo=None if hover else "skip",
         ))
     return traces
-
-
-def pad_figure(extent, point, z_map=None, labels=None, height=540):
-    """The latent pad: a dense invisible grid so a click anywhere lands on a point."""
-    (x0, x1), (y0, y1) = extent
-    gx, gy = np.meshgrid(np.linspace(x0, x1, PAD_GRID), np.linspace(y0, y1, PAD_GRID))
-    fig = go.Figure()
-    if z_map is not None:
-        for trace in digit_traces(z_map, labels, opacity=0.3, size=3, hover=False):
-            fig.add_trace(trace)
-    fig.add_trace(go.Scattergl(
-        x=gx.ravel(), y=gy.ravel(), mode="markers", name="pad", showlegend=False,
-        marker=dict(size=6, opacity=0, color="#000"),
-        hovertemplate="z = (%{x:.2f}, %{y:.2f})<extra>click to decode</extra>"))
-    fig.add_trace(current_point_trace(point))
-    fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"))
-    return _square_axes(fig, extent, height)
-
-
-def current_point_trace(point, name="current z"):
-    # WebGL, like the points under it: plotly draws SVG traces beneath every WebGL layer
-    return go.Scattergl(x=[point[0]], y=[point[1]], mode="markers", name=name, showlegend=False,
-                      marker=dict(symbol="x", size=16, color=MARKER_COLOR, line=dict(width=2, color="#ffffff")),
-                      hoverinfo="skip")
 
 
 def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None):

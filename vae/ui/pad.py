@@ -1,81 +1,89 @@
-"""The latent pad: click anywhere in z-space and see the decoded digit at once."""
+"""The latent pad: move over the plane and the decoder answers at once, in the browser.
+
+Only kept points (click, tap, release, Enter) come back here; Python then owns the URL,
+the number inputs and the trail of kept points.
+"""
 import numpy as np
 import streamlit as st
 
-from vae.figures import pad_figure
-from vae.ui.images import show_digit
-from vae.ui.state import current_point, session_figure, set_point
+from vae.ui.latent_view import latent_pad, valid_point
+from vae.ui.state import current_point, point_rev, point_source, set_point, start_model_loading
 
-PAD_KEY = "pad_chart"
-
-
-def clicked_point():
-    """The newly clicked point, or None.
-
-    Plotly reports a click as a selection, and the selection stays in
-    session_state across reruns (clicking the same point again deselects it),
-    so we remember the last click and only react to a new one.
-    """
-    event = st.session_state.get(PAD_KEY)
-    points = (event or {}).get("selection", {}).get("points", [])
-    if not points:
-        st.session_state.pop("pad_last_click", None)  # deselected: the next click counts again
-        return None
-    point = (float(points[0]["x"]), float(points[0]["y"]))
-    if point == st.session_state.get("pad_last_click"):
-        return None
-    st.session_state["pad_last_click"] = point
-    return np.array(point, dtype="float32")
+PAD_KEY = "latent_pad"
+TRAIL_KEY = "pad_trail"  # points kept this session, oldest first
+SEEN_KEY = "pad_seen"  # (page mount id, last sequence number taken)
+TRAIL_MAX = 200
+HISTORY_MAX = 64  # what the page sends at most (pad.js HISTORY)
 
 
-def _move_away(z):
-    """Set the point by other means than a click: clicking the last clicked point counts again."""
-    st.session_state.pop("pad_last_click", None)
-    set_point(z)
+def _commits(payload):
+    """The new kept points in a "commit" state value, in order; anything malformed is ignored."""
+    if not isinstance(payload, dict):
+        return None, []
+    mount, points = payload.get("id"), payload.get("points")
+    if not isinstance(mount, str) or len(mount) > 32 or not isinstance(points, list):
+        return None, []
+    seen_mount, seen_seq = st.session_state.get(SEEN_KEY, (None, 0))
+    last = seen_seq if mount == seen_mount else 0
+    fresh = []
+    for item in points[-HISTORY_MAX:]:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[2], int)):
+            continue
+        z = valid_point(item[:2])
+        if z is not None and item[2] > last:
+            fresh.append((item[2], z))
+    fresh.sort(key=lambda pair: pair[0])
+    return mount, fresh
+
+
+def take_commits():
+    mount, fresh = _commits((st.session_state.get(PAD_KEY) or {}).get("commit"))
+    if not fresh:
+        return
+    trail = st.session_state.setdefault(TRAIL_KEY, [])
+    trail.extend([float(v) for v in z] for _, z in fresh)
+    del trail[:-TRAIL_MAX]
+    st.session_state[SEEN_KEY] = (mount, fresh[-1][0])
+    set_point(fresh[-1][1], source="pad")
 
 
 def _from_inputs():
-    _move_away([st.session_state["z0_input"], st.session_state["z1_input"]])
+    set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
 
 
 def _sample_prior(latent_dim):
     # The prior the KL term pulls every encoding towards: a VAE should decode its samples well.
-    _move_away(np.random.default_rng().standard_normal(latent_dim))
+    set_point(np.random.default_rng().standard_normal(latent_dim))
+
+
+def _clear_trail():
+    st.session_state[TRAIL_KEY] = []
 
 
 @st.fragment
 def render(explorer):
-    # A fragment: a click reruns this section only, not the sidebar and the page around it.
-    new_point = clicked_point()
-    if new_point is not None:
-        set_point(new_point)
+    # A fragment: a kept point reruns this section only, and moving the pointer reruns nothing.
     z = current_point(explorer)
     st.session_state.setdefault("z0_input", float(round(z[0], 3)))
     st.session_state.setdefault("z1_input", float(round(z[1], 3)))
-
-    left, right = st.columns([3, 2], gap="large")
-    # The digit is written first so it reaches the browser before the 400 KB chart does.
+    trail = st.session_state.get(TRAIL_KEY, [])
+    left, right = st.columns([4, 1], gap="medium")
     with right:
-        looks = explorer.looks_like(z)
-        st.markdown(f"**Decoded digit** at z = ({z[0]:.2f}, {z[1]:.2f})")
-        with st.container(key="pad_digit"):
-            show_digit(explorer.decode_one(z))
-        st.markdown(f"Looks like a **{looks.label}**: {looks.share:.0%} of the "
-                    f"{len(looks.neighbours)} nearest test digits are {looks.label}s.")
+        show_codes = st.toggle("Show the test set", value=True, key="pad_show_map",
+                               help=f"Each dot is a held-out test {explorer.noun} at its z_mean, coloured by label.")
         c0, c1 = st.columns(2)
         c0.number_input("z[0]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
                         key="z0_input", on_change=_from_inputs)
         c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
                         key="z1_input", on_change=_from_inputs)
-        st.button("Sample z from the prior N(0, I)", icon=":material/casino:", key="pad_sample",
-                  on_click=_sample_prior, args=(explorer.latent_dim,))
+        st.button("Sample z from the prior", icon=":material/casino:", key="pad_sample",
+                  on_click=_sample_prior, args=(explorer.latent_dim,), help="z ~ N(0, I)")
+        st.caption(f"{len(trail)} point{'' if len(trail) == 1 else 's'} kept this session.")
+        if trail:
+            st.button("Clear the trail", key="pad_clear_trail", on_click=_clear_trail,
+                      icon=":material/clear_all:")
         st.caption("Set z exactly here, or sample it. The URL keeps the point, so a link reproduces this view.")
     with left:
-        show_map = st.toggle("Show the test digits underneath", value=True, key="pad_show_map",
-                             help="Each dot is a held-out test digit at its z_mean, coloured by label.")
-        fig = session_figure(f"pad_{show_map}", explorer, lambda: pad_figure(
-            explorer.extent(), (0.0, 0.0), explorer.z_test if show_map else None, explorer.y_test))
-        fig.data[-1].x, fig.data[-1].y = [float(z[0])], [float(z[1])]
-        st.plotly_chart(fig, key=PAD_KEY, on_select="rerun", selection_mode="points",
-                        config={"displayModeBar": False, "scrollZoom": False})
-        st.caption("Click anywhere on the pad to decode that point of the latent space.")
+        latent_pad(explorer, key=PAD_KEY, point=z, point_rev=point_rev(), point_source=point_source(),
+                   trail=trail[-TRAIL_MAX:], show_codes=show_codes, on_commit=take_commits,
+                   on_first_view=lambda: start_model_loading(explorer))

@@ -6,26 +6,32 @@ import numpy as np
 import streamlit as st
 
 from vae import store
-from vae.explorer import load_explorer
+from vae.explorer import open_explorer
 from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model and encoding the 10,000 test digits…")
-def cached_explorer(model_dir: str, mtime: float):
-    explorer = load_explorer(model_dir)
-    explorer.decode_one(np.zeros(explorer.latent_dim))  # trace the fast path now, not on the first click
-    explorer.encode(np.zeros((28, 28), dtype="uint8"))
+def _freeze_gc():
     # Streamlit runs a full gc.collect() after every script run, which walks TensorFlow's
-    # whole object graph. Freezing what exists now takes it out of every later collection;
-    # unfreezing first keeps a model evicted from this cache collectable.
+    # whole object graph. Freezing what exists once the model is loaded takes it out of
+    # every later collection; unfreezing first keeps a model evicted from the cache collectable.
     if os.environ.get("VAE_NO_GC_FREEZE") != "1":  # the switch exists for bench/ to measure the difference
         gc.unfreeze()
         gc.collect()
         gc.freeze()
-    return explorer
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the model…")
+def cached_explorer(model_dir: str, mtime: float):
+    # From files only: the Keras model loads in the background (start_model_loading).
+    return open_explorer(model_dir, after_load=_freeze_gc)
+
+
+def start_model_loading(explorer):
+    """Load the Keras model in a background thread, once the first page is on screen."""
+    explorer.start_loading(after_load=_freeze_gc)
 
 
 def available_models():
@@ -33,7 +39,7 @@ def available_models():
 
 
 # What a session knows about one model; meaningless, even wrong, under another model.
-MODEL_BOUND_KEYS = ("pad_last_click", "picked_test", "drawn")
+MODEL_BOUND_KEYS = ("pad_trail", "pad_seen", "picked_test", "drawn")
 
 
 def active_model_name():
@@ -90,9 +96,21 @@ def current_point(explorer):
     return st.session_state["z"]
 
 
-def set_point(z):
+def point_rev():
+    """Counts the moves of the pad point, so the page can tell a new point from an old one."""
+    return st.session_state.get("z_rev", 0)
+
+
+def point_source():
+    """"pad" when the page itself kept the point; anything else moves the page's marker."""
+    return st.session_state.get("z_source", "other")
+
+
+def set_point(z, source="other"):
     z = np.asarray(z, dtype="float32")
     st.session_state["z"] = z
+    st.session_state["z_rev"] = point_rev() + 1
+    st.session_state["z_source"] = source
     st.session_state["z0_input"] = float(round(z[0], 3))
     st.session_state["z1_input"] = float(round(z[1], 3))
     st.query_params[Z_PARAM] = format_point(z)

@@ -1,0 +1,161 @@
+// The straight line between two latent codes, decoded in the browser: a strip of evenly
+// spaced points, and a slider that scrubs t with the decoded image following at once.
+// Only the released slider position goes back to Python.
+
+const LINES = new WeakMap(); // parentElement → LineView
+
+const fmtZ = (z) => `(${z.map((v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−")).join(", ")})`;
+const lerp = (a, b, t) => [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+
+class LineView {
+  constructor(parent) {
+    this.root = document.createElement("div");
+    this.root.className = "vae-line";
+    this.root.innerHTML = `
+      <div class="strip" aria-label="decoded points along the line"></div>
+      <div class="line-body">
+        <div class="scrub">
+          <canvas class="digit" width="224" height="224" aria-label="decoded image at t"></canvas>
+          <label>Position along the line, t = <span class="t"></span>
+            <input type="range" min="0" max="1" step="0.01" aria-label="position along the line (t)">
+          </label>
+          <div class="readout">z = <span class="z"></span></div>
+          <div class="looks"></div>
+        </div>
+        <div class="plane-slot"></div>
+      </div>`;
+    parent.append(this.root);
+    this.plane = new Plane(this.root.querySelector(".plane-slot"), "the line in the latent plane");
+    this.slider = this.root.querySelector("input");
+    this.digit = this.root.querySelector("canvas.digit");
+    this.onInput = (e) => this.scrub(Number(this.slider.value), e.timeStamp);
+    this.onChange = () => this.setStateValue("t", Number(this.slider.value));
+    this.slider.addEventListener("input", this.onInput);
+    this.slider.addEventListener("change", this.onChange);
+    this.resizer = new ResizeObserver(() => this.layout());
+    this.resizer.observe(this.root);
+  }
+
+  layout() {
+    if (!this.model) return;
+    const width = this.root.clientWidth;
+    const size = Math.max(220, Math.floor(Math.min(width >= 620 ? width - 260 : width, 440)));
+    if (size === this.plane.size) return;
+    this.plane.resize(size);
+    this.plane.drawBase(this.model, { alpha: 0.3 });
+    this.drawPath();
+  }
+
+  update(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    if (data.payload) {
+      modelFromPayload(data.payload);
+      setStateValue("have", data.payload.key);
+    }
+    const model = cachedModel(data.model);
+    if (!model) {
+      setStateValue("have", null);
+      this.root.dataset.ready = "false";
+      return;
+    }
+    const newModel = model !== this.model;
+    this.model = model;
+    this.a = data.a;
+    this.b = data.b;
+    this.labels = data.labels;
+    this.steps = data.steps;
+    if (newModel) {
+      this.plane.setExtent(model.extent);
+      this.plane.size = null;
+    }
+    if (this.t === undefined || data.t !== this.sentT) this.t = data.t;
+    this.sentT = data.t;
+    this.slider.value = String(this.t);
+    this.drawStrip();
+    this.layout();
+    this.drawPath();
+    this.scrub(this.t);
+    this.root.dataset.ready = "true";
+  }
+
+  drawStrip() {
+    const strip = this.root.querySelector(".strip");
+    strip.replaceChildren();
+    for (let i = 0; i < this.steps; i++) {
+      const t = i / (this.steps - 1);
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = 64;
+      if (i === 0 || i === this.steps - 1) canvas.className = "end";
+      canvas.title = `t = ${t.toFixed(2)}`;
+      drawImage(canvas, decode(this.model.decoder, lerp(this.a, this.b, t)), this.model.decoder.outputShape);
+      strip.append(canvas);
+    }
+  }
+
+  scrub(t, eventTime) {
+    this.t = t;
+    const z = lerp(this.a, this.b, t);
+    drawImage(this.digit, decode(this.model.decoder, z), this.model.decoder.outputShape);
+    const looks = looksLike(this.model.codes, this.model.labels, this.model.classNames.length, z, this.model.k);
+    this.root.querySelector(".t").textContent = t.toFixed(2);
+    this.root.querySelector(".z").textContent = fmtZ(z);
+    const strong = document.createElement("strong");
+    strong.textContent = this.model.classNames[looks.label];
+    strong.style.color = this.model.colors[looks.label];
+    this.root.querySelector(".looks").replaceChildren("Looks like ", strong);
+    this.root.dataset.t = t.toFixed(2);
+    this.drawPath();
+    if (eventTime !== undefined) performance.measure("vae-line-scrub", { start: eventTime, end: performance.now() });
+  }
+
+  drawPath() {
+    if (!this.plane.size) return;
+    const ctx = this.plane.overlayContext(), plane = this.plane;
+    const [ax, ay] = plane.toPx(this.a), [bx, by] = plane.toPx(this.b);
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(ax, ay);
+    ctx.lineTo(bx, by);
+    ctx.stroke();
+    ctx.fillStyle = "#111";
+    for (let i = 0; i < this.steps; i++) {
+      const [x, y] = plane.toPx(lerp(this.a, this.b, i / (this.steps - 1)));
+      ctx.beginPath();
+      ctx.arc(x, y, 3, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    ctx.font = "bold 13px sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    ctx.fillText("A", ax, ay - 6);
+    ctx.fillText("B", bx, by - 6);
+    const [tx, ty] = plane.toPx(lerp(this.a, this.b, this.t));
+    ctx.fillStyle = "#ffd400";
+    ctx.strokeStyle = "#111";
+    ctx.beginPath();
+    ctx.arc(tx, ty, 7, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
+  }
+
+  destroy() {
+    this.resizer.disconnect();
+    this.slider.removeEventListener("input", this.onInput);
+    this.slider.removeEventListener("change", this.onChange);
+    this.root.remove();
+  }
+}
+
+export default function ({ parentElement, data, setStateValue }) {
+  let view = LINES.get(parentElement);
+  if (!view) {
+    view = new LineView(parentElement);
+    LINES.set(parentElement, view);
+  }
+  view.update(data, setStateValue);
+  return () => {
+    view.destroy();
+    LINES.delete(parentElement);
+  };
+}

@@ -1,0 +1,257 @@
+// The latent pad: the decoder runs here, under the pointer, with no server round trip.
+// Moving (mouse hover, touch drag, arrow keys) only draws; a click, a tap, a release or
+// Enter commits the point to Python, which owns the URL and everything that follows.
+//
+// Commits are never lost to a busy server: the "commit" state value carries the last
+// HISTORY commits with increasing sequence numbers, and Python takes every one it has
+// not seen, however many reruns were coalesced.
+
+const HISTORY = 64;
+const DIGIT_PX = 224;
+const PADS = new WeakMap(); // parentElement → Pad: one instance across Streamlit's re-renders
+
+const round3 = (v) => Math.round(v * 1000) / 1000;
+const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
+
+class Pad {
+  constructor(parent) {
+    this.id = Math.random().toString(36).slice(2, 10);
+    this.seq = 0;
+    this.history = [];
+    this.hidden = new Set();
+    this.cursor = null; // the point under the pointer or keyboard, not committed
+    this.dragging = false;
+    this.measures = 0;
+    this.root = document.createElement("div");
+    this.root.className = "vae-pad";
+    this.root.innerHTML = `
+      <div class="pad-main">
+        <div class="plane-slot"></div>
+        <div class="legend" aria-label="classes"></div>
+      </div>
+      <div class="pad-side">
+        <canvas class="digit" width="${DIGIT_PX}" height="${DIGIT_PX}" aria-label="decoded image"></canvas>
+        <div class="readout"><span class="which"></span> z = (<span class="z0"></span>, <span class="z1"></span>)</div>
+        <div class="looks"></div>
+        <div class="hint">Move over the pad to decode live · click or tap to keep a point ·
+          arrow keys move (Shift: faster), Enter keeps</div>
+      </div>`;
+    parent.append(this.root);
+    this.plane = new Plane(this.root.querySelector(".plane-slot"), "latent pad: move to decode, click to keep");
+    this.digit = this.root.querySelector(".digit");
+    this.listen();
+    this.resizer = new ResizeObserver(() => this.layout());
+    this.resizer.observe(this.root);
+  }
+
+  listen() {
+    const el = this.plane.overlay;
+    const at = (e) => {
+      const box = el.getBoundingClientRect();
+      return [e.clientX - box.left, e.clientY - box.top];
+    };
+    this.handlers = {
+      pointermove: (e) => {
+        const [x, y] = at(e);
+        if (!this.dragging && !this.plane.inside(x, y)) return this.leave();
+        this.cursor = this.plane.toZ(x, y);
+        this.render(e.timeStamp);
+      },
+      pointerdown: (e) => {
+        const [x, y] = at(e);
+        if (!this.plane.inside(x, y)) return;
+        this.dragging = true;
+        el.setPointerCapture?.(e.pointerId);
+        this.cursor = this.plane.toZ(x, y);
+        this.render(e.timeStamp);
+        e.preventDefault();
+        el.focus({ preventScroll: true });
+      },
+      pointerup: (e) => {
+        if (!this.dragging) return;
+        this.dragging = false;
+        const [x, y] = at(e);
+        this.commit(this.plane.toZ(x, y));
+        if (e.pointerType !== "mouse") this.cursor = null; // a finger leaves nothing hovering
+        this.render();
+      },
+      pointercancel: () => { this.dragging = false; this.leave(); },
+      pointerleave: () => { if (!this.dragging) this.leave(); },
+      keydown: (e) => {
+        const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+        if (moves[e.key]) {
+          const [[x0, x1], [y0, y1]] = this.plane.extent;
+          const step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
+          const from = this.cursor ?? this.committed;
+          this.cursor = [
+            Math.min(x1, Math.max(x0, from[0] + moves[e.key][0] * step)),
+            Math.min(y1, Math.max(y0, from[1] + moves[e.key][1] * step)),
+          ];
+          this.render(e.timeStamp);
+          e.preventDefault();
+        } else if (e.key === "Enter" || e.key === " ") {
+          this.commit(this.cursor ?? this.committed);
+          e.preventDefault();
+        } else if (e.key === "Escape") {
+          this.leave();
+        }
+      },
+    };
+    for (const [name, handler] of Object.entries(this.handlers)) el.addEventListener(name, handler);
+  }
+
+  leave() {
+    if (this.cursor === null) return;
+    this.cursor = null;
+    this.render();
+  }
+
+  commit(z) {
+    z = [round3(z[0]), round3(z[1])];
+    this.committed = z;
+    this.history.push([z[0], z[1], ++this.seq]);
+    this.history = this.history.slice(-HISTORY);
+    this.setStateValue("commit", { id: this.id, seq: this.seq, points: this.history });
+    this.render();
+  }
+
+  layout() {
+    if (!this.model) return;
+    const width = this.root.clientWidth;
+    const wide = width >= 620;
+    this.root.classList.toggle("wide", wide);
+    const size = Math.max(220, Math.floor(wide ? Math.min(width - 260, 600) : Math.min(width, 520)));
+    if (size === this.plane.size) return;
+    this.plane.resize(size);
+    this.plane.drawBase(this.model, { showCodes: this.showCodes, hidden: this.hidden });
+    this.render();
+  }
+
+  update(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    if (data.payload) {
+      modelFromPayload(data.payload);
+      setStateValue("have", data.payload.key);
+    }
+    const model = cachedModel(data.model);
+    if (!model) { // this page lost the model (or never had it): ask Python to send it
+      setStateValue("have", null);
+      this.root.dataset.ready = "false";
+      return;
+    }
+    const newModel = model !== this.model, newCodes = data.show_codes !== this.showCodes;
+    this.model = model;
+    this.showCodes = data.show_codes;
+    if (newModel) {
+      this.hidden.clear();
+      this.plane.setExtent(model.extent);
+      this.plane.size = null; // force a redraw at the current size
+      this.rebuildLegend();
+    }
+    // A point from Python (URL, inputs, sampling, model switch) moves the pad; a point
+    // that came from this pad's own commits is already shown, and may be older.
+    if (data.point_rev !== this.pointRev) {
+      this.pointRev = data.point_rev;
+      if (data.point_source !== "pad" || !this.committed) this.committed = data.point;
+    }
+    this.trail = data.trail || [];
+    this.root.dataset.trail = JSON.stringify(this.trail);
+    this.root.dataset.model = model.key;
+    if (newModel) this.layout();
+    else if (newCodes) this.plane.drawBase(model, { showCodes: this.showCodes, hidden: this.hidden });
+    this.render();
+    this.root.dataset.ready = "true";
+  }
+
+  rebuildLegend() {
+    const legend = this.root.querySelector(".legend");
+    legend.hidden = !this.showCodes;
+    buildLegend(legend, this.model, this.hidden, (c) => {
+      this.hidden.has(c) ? this.hidden.delete(c) : this.hidden.add(c);
+      this.rebuildLegend();
+      this.plane.drawBase(this.model, { showCodes: this.showCodes, hidden: this.hidden });
+    });
+  }
+
+  // Decode the point under the pointer (or the committed one) and draw it, now.
+  render(eventTime) {
+    if (!this.model || !this.plane.size || !this.committed) return;
+    const z = this.cursor ?? this.committed;
+    const pixels = decode(this.model.decoder, z);
+    drawImage(this.digit, pixels, this.model.decoder.outputShape);
+    const looks = looksLike(this.model.codes, this.model.labels, this.model.classNames.length, z, this.model.k);
+    const name = this.model.classNames[looks.label];
+    const q = (s) => this.root.querySelector(s);
+    q(".which").textContent = this.cursor ? "under the pointer:" : "kept point:";
+    q(".z0").textContent = fmt(z[0]);
+    q(".z1").textContent = fmt(z[1]);
+    q(".looks").innerHTML = "";
+    const strong = document.createElement("strong");
+    strong.textContent = name;
+    strong.style.color = this.model.colors[looks.label];
+    q(".looks").append("Looks like ", strong, ` · ${Math.round(looks.share * looks.k)} of the ${looks.k} ` +
+      `nearest test ${this.model.noun}s`);
+    this.root.dataset.label = name;
+    this.drawOverlay();
+    if (eventTime !== undefined) {
+      performance.measure("vae-pad-hover", { start: eventTime, end: performance.now() });
+      if (++this.measures > 5000) { performance.clearMeasures("vae-pad-hover"); this.measures = 0; }
+    }
+  }
+
+  drawOverlay() {
+    const ctx = this.plane.overlayContext(), plane = this.plane;
+    if (this.trail.length > 1) { // the points kept so far, oldest faintest
+      ctx.strokeStyle = "rgba(17,17,17,0.25)";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      this.trail.forEach((z, i) => { const [x, y] = plane.toPx(z); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+      ctx.stroke();
+      ctx.fillStyle = "rgba(17,17,17,0.35)";
+      for (const z of this.trail) { const [x, y] = plane.toPx(z); ctx.fillRect(x - 2, y - 2, 4, 4); }
+    }
+    const [cx, cy] = plane.toPx(this.committed);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#ffffff";
+    for (const pass of [0, 1]) { // a black × with a white halo, visible on any colour
+      ctx.beginPath();
+      ctx.moveTo(cx - 7, cy - 7); ctx.lineTo(cx + 7, cy + 7);
+      ctx.moveTo(cx + 7, cy - 7); ctx.lineTo(cx - 7, cy + 7);
+      ctx.stroke();
+      ctx.lineWidth = 1.8;
+      ctx.strokeStyle = "#111111";
+    }
+    if (this.cursor) {
+      const [x, y] = plane.toPx(this.cursor), p = plane.plot;
+      ctx.strokeStyle = "rgba(79,70,229,0.45)";
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(p.x, y); ctx.lineTo(p.x + p.w, y);
+      ctx.moveTo(x, p.y); ctx.lineTo(x, p.y + p.h);
+      ctx.stroke();
+      ctx.fillStyle = "#4f46e5";
+      ctx.beginPath();
+      ctx.arc(x, y, 4, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+
+  destroy() {
+    this.resizer.disconnect();
+    for (const [name, handler] of Object.entries(this.handlers)) this.plane.overlay.removeEventListener(name, handler);
+    this.root.remove();
+  }
+}
+
+export default function ({ parentElement, data, setStateValue }) {
+  let pad = PADS.get(parentElement);
+  if (!pad) {
+    pad = new Pad(parentElement);
+    PADS.set(parentElement, pad);
+  }
+  pad.update(data, setStateValue);
+  return () => {
+    pad.destroy();
+    PADS.delete(parentElement);
+  };
+}
