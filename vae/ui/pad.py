@@ -41,7 +41,7 @@ def take_commits():
     if not fresh:
         return
     trail = st.session_state.setdefault(TRAIL_KEY, [])
-    trail.extend([float(v) for v in z] for _, z in fresh)
+    trail.extend([round(float(v), 3) for v in z] for _, z in fresh)
     del trail[:-TRAIL_MAX]
     st.session_state[SEEN_KEY] = (mount, fresh[-1][0])
     set_point(fresh[-1][1], source="pad")
