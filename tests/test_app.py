@@ -72,54 +72,89 @@ def canvas_payload(draw=None):
     return {"drawing": {"raw": {"objects": [{"type": "path"}] if draw else []}, "data": url}}, image
 
 
-def test_page_loads_with_the_shipped_model():
+def component_data(at, name):
+    """The data a custom component received in the last run, by its registered name."""
+    for element in at.main:
+        if type(element).__name__ == "UnknownElement" and getattr(element.proto, "component_name", "") == name:
+            return json.loads(element.proto.json)
+    raise AssertionError(f"no component {name!r} on the page")
+
+
+def pad_data(at):
+    return component_data(at, "vae_latent_pad")
+
+
+def keep(at, *points, mount="page-1", first_seq=1):
+    """What the pad sends when the user keeps points: its recent commits, numbered."""
+    history = [[x, y, first_seq + i] for i, (x, y) in enumerate(points)]
+    at.session_state["latent_pad"] = {"commit": {"id": mount, "seq": history[-1][2], "points": history}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_page_loads_with_the_shipped_model(explorer):
     at = run_app()
     from vae.store import read_metadata, resolve_model_dir
     meta = read_metadata(resolve_model_dir(None))
     metrics = {m.label: m.value for m in at.sidebar.metric}
     assert metrics["Test −ELBO"] == f"{meta['metrics']['neg_elbo']:.1f}"
-    assert "Decoded digit" in markdown_text(at)
+    data = pad_data(at)
+    payload = data["payload"]  # the first page carries the model for the browser
+    assert data["model"] == payload["key"] == explorer.browser_key
+    assert payload["decoder"]["format"] == "vae-decoder/1"
+    assert len(base64.b64decode(payload["codes"])) == explorer.z_test.nbytes
+    assert payload["class_colors"] == list(explorer.class_colors)
 
 
-def test_pad_click_decodes_the_clicked_point(explorer):
+def test_the_model_is_sent_to_the_page_once(explorer):
     at = run_app()
-    before = image_urls(at)
-    click(at, "pad_chart", x=1.25, y=-2.5, curve_number=10, point_index=7)
+    assert "payload" in pad_data(at)
+    at.session_state["latent_pad"] = {"have": explorer.browser_key}  # the page confirms it holds it
+    at.run()
+    assert "payload" not in pad_data(at)
+    at.session_state["latent_pad"] = {"have": None}  # the page lost it: send it again
+    at.run()
+    assert "payload" in pad_data(at)
+
+
+def test_kept_points_move_the_url_inputs_and_trail():
+    at = run_app()
+    keep(at, (1.25, -2.5))
     assert np.allclose(at.session_state["z"], [1.25, -2.5])
     assert at.query_params["z"] == "1.250,-2.500"
-    assert "z = (1.25, -2.50)" in markdown_text(at)
-    assert image_urls(at) != before
-    looks = explorer.looks_like(np.array([1.25, -2.5], "float32"))
-    assert f"Looks like a **{looks.label}**" in markdown_text(at)
-    # the marker moved to the point
-    marker = [t for t in chart_specs(at)[0]["data"] if t.get("name") == "current z"][0]
-    assert values(marker["x"]) == [pytest.approx(1.25)] and values(marker["y"]) == [pytest.approx(-2.5)]
+    assert at.number_input(key="z0_input").value == pytest.approx(1.25)
+    data = pad_data(at)
+    assert data["trail"] == [[1.25, -2.5]] and data["point_source"] == "pad"
 
 
-def test_pad_ignores_a_deselect_and_a_repeated_click():
+def test_coalesced_commits_are_all_taken_in_order_and_never_twice():
     at = run_app()
-    click(at, "pad_chart", x=0.5, y=0.5)
-    at.number_input(key="z0_input").set_value(-1.0).run()
-    assert np.allclose(at.session_state["z"], [-1.0, 0.5])
-    # Plotly repeats the same selection on every rerun: it must not undo the typed value
-    at.run()
-    assert np.allclose(at.session_state["z"], [-1.0, 0.5])
-    at.session_state["pad_chart"] = {"selection": {"points": [], "point_indices": [], "box": [], "lasso": []}}
-    at.run()
-    assert np.allclose(at.session_state["z"], [-1.0, 0.5])
+    keep(at, (0.1, 0.1), (0.2, 0.2), (0.3, 0.3))  # three clicks, one rerun
+    keep(at, (0.1, 0.1), (0.2, 0.2), (0.3, 0.3), (0.4, 0.4))  # the page resends its history
+    assert pad_data(at)["trail"] == [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.4, 0.4]]
+    assert at.query_params["z"] == "0.400,0.400"
+    keep(at, (-1.0, 1.0), mount="page-2")  # a remounted pad numbers from 1 again
+    assert pad_data(at)["trail"][-1] == [-1.0, 1.0]
 
 
-def test_clicking_the_same_point_again_after_moving_away_decodes_it():
+@pytest.mark.parametrize("bad", [
+    {"id": "p", "seq": 1, "points": [[float("nan"), 0.0, 1]]},
+    {"id": "p", "seq": 1, "points": [[1e6, 0.0, 1]]},
+    {"id": "p", "seq": 1, "points": [[1.0, 2.0, 3.0, 1]]},
+    {"id": "p", "seq": 1, "points": [["1", "2", 1]]},
+    {"id": "p", "seq": 1, "points": [[1.0, 2.0, "1"]]},
+    {"id": "p" * 100, "seq": 1, "points": [[1.0, 2.0, 1]]},
+    {"id": "p", "seq": 1, "points": "1,2"},
+    "1,2",
+    [[1.0, 2.0, 1]],
+])
+def test_malformed_commits_from_the_page_are_ignored(bad):
     at = run_app()
-    click(at, "pad_chart", x=0.5, y=0.5)
-    at.number_input(key="z0_input").set_value(-1.0).run()
-    click(at, "pad_chart", x=0.5, y=0.5)  # Plotly sends the same point again
-    assert np.allclose(at.session_state["z"], [0.5, 0.5])
-    at.number_input(key="z1_input").set_value(2.0).run()
-    at.session_state["pad_chart"] = {"selection": {"points": [], "point_indices": [], "box": [], "lasso": []}}
+    at.session_state["latent_pad"] = {"commit": bad}
     at.run()
-    click(at, "pad_chart", x=0.5, y=0.5)
-    assert np.allclose(at.session_state["z"], [0.5, 0.5])
+    assert not at.exception
+    assert np.allclose(at.session_state["z"], [0.0, 0.0])
+    assert pad_data(at)["trail"] == []
 
 
 def test_number_inputs_set_z_exactly():
@@ -127,20 +162,21 @@ def test_number_inputs_set_z_exactly():
     at.number_input(key="z0_input").set_value(0.75).run()
     at.number_input(key="z1_input").set_value(-0.25).run()
     assert np.allclose(at.session_state["z"], [0.75, -0.25])
-    assert "z = (0.75, -0.25)" in markdown_text(at)
+    data = pad_data(at)
+    assert data["point"] == [0.75, -0.25] and data["point_source"] == "other"
     assert at.query_params["z"] == "0.750,-0.250"
 
 
 def test_a_link_reproduces_the_pad_point():
     at = run_app(z="0.5,-1.0")
-    assert "z = (0.50, -1.00)" in markdown_text(at)
+    assert pad_data(at)["point"] == [0.5, -1.0]
     assert at.number_input(key="z1_input").value == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("bad", ["banana", "1,2,3", "nan,0", "1e9,0"])
 def test_a_bad_link_falls_back_to_the_origin(bad):
     at = run_app(z=bad)
-    assert "z = (0.00, 0.00)" in markdown_text(at)
+    assert pad_data(at)["point"] == [0.0, 0.0]
     assert any("Ignored z=" in t.value for t in at.toast)
 
 
@@ -220,11 +256,12 @@ def test_interpolation_between_pad_point_and_a_test_digit(explorer):
     at.slider(key="interp_steps").set_value(5).run()
     assert not at.exception
     assert f"to test #42 (a {explorer.y_test[42]})" in markdown_text(at)
-    path = [t for t in chart_specs(at)[0]["data"] if t.get("name") == "path"][0]
-    xs, ys = values(path["x"]), values(path["y"])
-    assert xs[0] == pytest.approx(0.0) and ys[0] == pytest.approx(0.0)
-    assert xs[-1] == pytest.approx(float(explorer.z_test[42, 0]), abs=1e-5)
-    assert len(xs) == 5
+    line = component_data(at, "vae_latent_line")
+    assert line["a"] == [0.0, 0.0] and line["steps"] == 5
+    assert line["b"] == pytest.approx([float(v) for v in explorer.z_test[42]], abs=1e-6)
+    at.session_state["interp_line"] = {"t": 0.8}  # the page reports where the slider was released
+    at.run()
+    assert component_data(at, "vae_latent_line")["t"] == pytest.approx(0.8)
 
 
 def test_model_tab_shows_metrics_and_curves():
@@ -241,5 +278,5 @@ def test_sampling_the_prior_moves_the_point():
     assert not at.exception
     z = at.session_state["z"]
     assert z.shape == (2,) and not np.allclose(z, 0)
-    assert f"z = ({z[0]:.2f}, {z[1]:.2f})" in markdown_text(at)
+    assert pad_data(at)["point"] == pytest.approx([float(v) for v in z])
     assert at.number_input(key="z0_input").value == pytest.approx(float(z[0]), abs=1e-3)

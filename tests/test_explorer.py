@@ -1,4 +1,6 @@
 """The explorer's questions, answered without Streamlit, on a fake model with known answers."""
+import concurrent.futures
+
 import numpy as np
 import pytest
 
@@ -23,9 +25,11 @@ def explorer():
     labels = np.repeat([4, 7, 9], 1000).astype(np.uint8)
     z = centres[np.repeat([0, 1, 2], 1000)] + rng.normal(0, 0.3, (3000, 2)).astype("float32")
     z[5] = [50, 50]  # one wild encoding must not stretch the pad
-    return Explorer(name="fake", model_dir=None, metadata={}, model=EchoModel(),
-                    x_test=np.zeros((3000, 28, 28), np.uint8), y_test=labels, z_test=z,
-                    z_test_log_var=np.zeros_like(z))
+    loaded = concurrent.futures.Future()
+    loaded.set_result(EchoModel())
+    return Explorer(name="fake", model_dir=None, metadata={}, x_test=np.zeros((3000, 28, 28), np.uint8),
+                    y_test=labels, z_test=z, z_test_log_var=np.zeros_like(z), decoder_description={},
+                    fingerprint="0" * 64, _model_future=loaded)
 
 
 @pytest.mark.parametrize("point, label", [((-3, 0), 4), ((3.1, -0.2), 7), ((0.2, 2.8), 9)])

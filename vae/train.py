@@ -112,6 +112,7 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
     """
     from vae.data import CONTENT_SHA256, load_arrays
     from vae.evaluate import evaluate
+    from vae.browser_files import write_browser_files
     from vae.store import write_model_dir
 
     out = Path(out)
@@ -124,7 +125,10 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
         return None
     metrics = evaluate(model, arrays, seed=config.seed)
     metadata = build_metadata(config, summary, metrics, CONTENT_SHA256, out.name)
-    return write_model_dir(model, metadata, out)
+    model_dir = write_model_dir(model, metadata, out)
+    # What the browser decodes from; a crash before this only means the explorer makes them once.
+    write_browser_files(model, model_dir, arrays["x_test"])
+    return model_dir
 
 
 def default_out_dir(models_dir=None):

@@ -33,7 +33,7 @@ def _endpoint(explorer, side, default_index):
     return explorer.z_test[index], explorer.x_test[index], f"test #{index} (a {explorer.y_test[index]})"
 
 
-def _take_t():
+def take_t():
     t = (st.session_state.get("interp_line") or {}).get("t")
     if isinstance(t, (int, float)) and 0.0 <= t <= 1.0:  # anything else from the page is ignored
         st.session_state["interp_t"] = float(t)
@@ -43,6 +43,7 @@ def _take_t():
 def render(explorer):
     # A fragment: changing an endpoint or the steps reruns this section only; scrubbing t
     # reruns nothing, the page decodes it.
+    take_t()
     a, b, c = st.columns([2, 2, 2], gap="medium")
     with a:
         z_a, image_a, name_a = _endpoint(explorer, "A", 3)
@@ -53,7 +54,7 @@ def render(explorer):
     st.markdown(f"**From {name_a} to {name_b}**, decoded in your browser at {steps} evenly spaced "
                 "points of the straight line in z. Drag the slider to scrub between them.")
     latent_line(explorer, key="interp_line", a=z_a, b=z_b, steps=steps,
-                t=st.session_state.get("interp_t", 0.5), labels={"a": name_a, "b": name_b}, on_t=_take_t)
+                t=st.session_state.get("interp_t", 0.5), labels={"a": name_a, "b": name_b})
     originals = [(im, n) for im, n in ((image_a, "A"), (image_b, "B")) if im is not None]
     if originals:
         cols = st.columns(len(originals) + 4)

@@ -63,6 +63,7 @@ def _clear_trail():
 @st.fragment
 def render(explorer):
     # A fragment: a kept point reruns this section only, and moving the pointer reruns nothing.
+    take_commits()
     z = current_point(explorer)
     st.session_state.setdefault("z0_input", float(round(z[0], 3)))
     st.session_state.setdefault("z1_input", float(round(z[1], 3)))
@@ -85,5 +86,5 @@ def render(explorer):
         st.caption("Set z exactly here, or sample it. The URL keeps the point, so a link reproduces this view.")
     with left:
         latent_pad(explorer, key=PAD_KEY, point=z, point_rev=point_rev(), point_source=point_source(),
-                   trail=trail[-TRAIL_MAX:], show_codes=show_codes, on_commit=take_commits,
+                   trail=trail[-TRAIL_MAX:], show_codes=show_codes,
                    on_first_view=lambda: start_model_loading(explorer))

@@ -26,7 +26,10 @@ def _freeze_gc():
 @st.cache_resource(max_entries=4, show_spinner="Opening the model…")
 def cached_explorer(model_dir: str, mtime: float):
     # From files only: the Keras model loads in the background (start_model_loading).
-    return open_explorer(model_dir, after_load=_freeze_gc)
+    explorer = open_explorer(model_dir, after_load=_freeze_gc)
+    if os.environ.get("VAE_EAGER_MODEL") == "1":  # the old path, kept for bench/first_page.py
+        explorer.model  # noqa: B018 (blocks until TensorFlow and the model are loaded)
+    return explorer
 
 
 def start_model_loading(explorer):

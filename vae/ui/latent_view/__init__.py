@@ -26,47 +26,47 @@ _line = _component("line")
 
 def valid_point(value):
     """A float32 (2,) array from what the browser sent, or None: finite, 2-D, within ±100."""
-    try:
-        z = np.array(value, dtype="float64")
-    except (TypeError, ValueError):
-        return None
+    if not (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        return None  # numbers only: NumPy would read "1" as 1.0
+    z = np.array(value, dtype="float64")
     if z.shape != (2,) or not np.all(np.isfinite(z)) or np.any(np.abs(z) > MAX_ABS_Z):
         return None
     return z.astype("float32")
 
 
-def _record_have(key, explorer, on_first_view):
-    value = (st.session_state.get(key) or {}).get("have")
+def _state_key_declared():
+    """Streamlit lists a state value only when it has an on_<name>_change callback; ours are
+    read in the run itself (so that AppTest's session_state injection counts too)."""
+
+
+def _model_data(key, explorer, on_first_view=None):
+    """The model key, plus the model's browser data unless the page said it holds it."""
     held = st.session_state.setdefault(IN_BROWSER, set())
-    if isinstance(value, str) and value == explorer.browser_key:
-        held.add(value)
-        if on_first_view is not None:
-            on_first_view()
-    elif value is None:  # the page lost its copy: send it again
-        held.discard(explorer.browser_key)
-
-
-def _model_data(explorer):
-    held = st.session_state.get(IN_BROWSER, set())
+    state = st.session_state.get(key) or {}
+    if "have" in state:
+        if state["have"] == explorer.browser_key:
+            held.add(explorer.browser_key)
+            if on_first_view is not None:
+                on_first_view()
+        elif state["have"] is None:  # the page lost its copy: send it again
+            held.discard(explorer.browser_key)
     data = {"model": explorer.browser_key}
     if explorer.browser_key not in held:
         data["payload"] = explorer.browser_payload()
     return data
 
 
-def latent_pad(explorer, *, key, point, point_rev, point_source, trail, show_codes, on_commit,
-               on_first_view=None):
-    """Mount the pad. `on_commit` is called, before the rerun, when the page keeps points."""
-    data = {**_model_data(explorer), "point": [float(v) for v in point], "point_rev": point_rev,
+def latent_pad(explorer, *, key, point, point_rev, point_source, trail, show_codes, on_first_view=None):
+    """Mount the pad. Its "commit" state (points kept on the page) is read by vae.ui.pad."""
+    data = {**_model_data(key, explorer, on_first_view), "point": [float(v) for v in point], "point_rev": point_rev,
             "point_source": point_source, "trail": trail, "show_codes": bool(show_codes)}
     return _pad(key=key, data=data, height="content",
-                on_commit_change=on_commit,
-                on_have_change=lambda: _record_have(key, explorer, on_first_view))
+                on_commit_change=_state_key_declared, on_have_change=_state_key_declared)
 
 
-def latent_line(explorer, *, key, a, b, steps, t, labels, on_t):
+def latent_line(explorer, *, key, a, b, steps, t, labels):
     """Mount the line view: `steps` decoded points from a to b, and a slider for t."""
-    data = {**_model_data(explorer), "a": [float(v) for v in a], "b": [float(v) for v in b],
+    data = {**_model_data(key, explorer), "a": [float(v) for v in a], "b": [float(v) for v in b],
             "steps": int(steps), "t": float(t), "labels": labels}
-    return _line(key=key, data=data, height="content", on_t_change=on_t,
-                 on_have_change=lambda: _record_have(key, explorer, None))
+    return _line(key=key, data=data, height="content", on_t_change=_state_key_declared, on_have_change=_state_key_declared)

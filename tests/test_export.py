@@ -1,0 +1,118 @@
+"""The exported decoder means what Keras computes: checked through vae.export's NumPy oracle
+(the browser runtime is held to the same description in tests/e2e)."""
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from conftest import REPO_ROOT
+from vae.export import ExportError, b64_float32, describe_decoder, from_b64_float32, numpy_decode
+
+Z = np.random.default_rng(0).normal(size=(6, 2)).astype("float32") * 2
+
+
+def random_weights(model, seed=1):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32") * 0.4)
+    return model
+
+
+def decoder(*body, start=(5, 5, 3)):
+    inputs = keras.Input((2,))
+    x = layers.Dense(int(np.prod(start)), activation="relu")(inputs)
+    x = layers.Reshape(start)(x)
+    for layer in body:
+        x = layer(x)
+    return random_weights(keras.Model(inputs, x))
+
+
+CONFIGS = [  # (kernel, stride, padding, output_padding) that Keras' TensorFlow backend runs
+    (k, s, pad, op) for k in (2, 3, 4, 5) for s in (1, 2, 3) for pad in ("same", "valid")
+    for op in (None, 0, 1) if (op is None or op < s) and not (pad == "same" and op == 0 and k % 2 == 0)
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, output_padding", CONFIGS)
+def test_conv_transpose_then_conv_match_keras(kernel, stride, padding, output_padding):
+    model = decoder(
+        layers.Conv2DTranspose(4, kernel, strides=stride, padding=padding, output_padding=output_padding,
+                               activation="relu"),
+        layers.Conv2D(2, kernel, strides=stride, padding=padding, activation="sigmoid"))
+    description = describe_decoder(model)
+    assert np.abs(numpy_decode(description, Z) - model(Z).numpy()).max() < 1e-5
+
+
+def test_the_shipped_reference_decoder_matches_keras():
+    from vae.model import load_vae
+    model = load_vae(REPO_ROOT / "models" / "reference" / "model.keras")
+    description = describe_decoder(model.decoder)
+    assert [layer["type"] for layer in description["layers"]] == [
+        "dense", "reshape", "conv2d_transpose", "conv2d_transpose"]
+    assert np.abs(numpy_decode(description, Z)[..., 0] - model.decode(Z)).max() < 1e-5
+    json.dumps(description)  # it travels as JSON
+
+
+def test_a_transposed_kernel_or_a_shifted_pad_breaks_the_match():
+    model = decoder(layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
+                    layers.Conv2D(1, 3, padding="same", activation="sigmoid"))
+    description = describe_decoder(model)
+    reference = model(Z).numpy()
+    transposed = json.loads(json.dumps(description))
+    conv = transposed["layers"][2]
+    kh, kw = conv["kernel_size"]
+    kernel = from_b64_float32(conv["kernel"], (kh, kw, conv["output_shape"][2], conv["input_shape"][2]))
+    conv["kernel"] = b64_float32(kernel.transpose(1, 0, 2, 3))
+    shifted = json.loads(json.dumps(description))
+    shifted["layers"][2]["pad"][0] += 1
+    for broken in (transposed, shifted):
+        assert np.abs(numpy_decode(broken, Z) - reference).max() > 1e-4
+
+
+@pytest.mark.parametrize("layer, message", [
+    (layers.Conv2DTranspose(2, 3, activation="tanh"), "activation 'tanh'"),
+    (layers.BatchNormalization(), "BatchNormalization"),
+    (layers.Conv2D(2, 3, dilation_rate=2), "dilated"),
+    (layers.UpSampling2D(), "UpSampling2D"),
+])
+def test_unsupported_layers_are_refused_by_name(layer, message):
+    model = decoder(layer, start=(7, 7, 3))
+    with pytest.raises(ExportError, match=message):
+        describe_decoder(model)
+
+
+def test_browser_files_are_made_once_and_go_stale_with_the_model(tmp_path, tiny_model_dir):
+    import shutil
+    from vae.browser_files import CODES_FILE, DECODER_FILE, read_browser_files
+    from vae.explorer import open_explorer
+
+    model_dir = tmp_path / "copy"
+    shutil.copytree(tiny_model_dir, model_dir)
+    for name in (DECODER_FILE, CODES_FILE):
+        (model_dir / name).unlink()  # a model saved before the browser files existed
+    first = open_explorer(model_dir)
+    assert first.prepared_now and (model_dir / DECODER_FILE).is_file()
+    again = open_explorer(model_dir)
+    assert not again.prepared_now
+    assert np.array_equal(again.z_test, first.z_test)
+    expected, _ = first.model.encode(first.x_test[:5][..., None] / 255.0)
+    assert np.allclose(again.z_test[:5], expected, atol=1e-5)
+    with open(model_dir / "model.keras", "ab") as f:  # a replaced model: the old codes are stale
+        f.write(b"\0")
+    assert read_browser_files(model_dir) is None
+
+
+def test_the_first_page_needs_no_tensorflow():
+    """The pad's first page is made from files: TensorFlow is imported only later, in the
+    background, once the page reports that it holds the model."""
+    code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+            "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
+            "assert not at.exception, at.exception\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
