@@ -1,7 +1,8 @@
 """The trainer process: `python -m vae.trainer JOB_DIR`, started by vae.jobs.
 
-It trains with vae.train's recipe and reports into its job directory: numbered events
-in progress.jsonl, a latent-space preview after each epoch, and a stop.json it obeys.
+It trains with vae.train's recipe and reports into its job directory (the files and
+events are described in vae/jobfiles.py): numbered events in progress.jsonl, a
+latent-space preview after each epoch, and a stop.json it obeys.
 
 Nothing here imports TensorFlow at module level: the thread budget must be set before
 TensorFlow starts its thread pools, which happens in run_job.
@@ -16,27 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.jobfiles import ARGS_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
 from vae.store import atomic_file, read_json
 
-JOB_FILE, PROGRESS_FILE, PREVIEW_FILE = "job.json", "progress.jsonl", "preview.npz"
-STOP_FILE, LOG_FILE, ARGS_FILE = "stop.json", "trainer.log", "args.json"
 BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
 PREVIEW_DIGITS = 2000  # the first 2,000 test digits, the same every epoch
 PREVIEW_GRID = 12  # a 12x12 manifold
-
-
-class EventLog:
-    """progress.jsonl as the trainer writes it: numbered, timestamped, flushed lines."""
-
-    def __init__(self, path):
-        self.file = open(path, "a", encoding="utf-8")
-        self.seq = 0
-
-    def emit(self, type, **fields):
-        self.seq += 1
-        event = {"seq": self.seq, "time": time.time(), "type": type, **fields}
-        self.file.write(json.dumps(event) + "\n")  # one write per line: readers never mix two
-        self.file.flush()
 
 
 def _floats(logs):
@@ -201,7 +187,6 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
 
 
 if __name__ == "__main__":
