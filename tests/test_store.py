@@ -46,3 +46,55 @@ def test_deleting_something_that_is_not_a_version_is_refused(tmp_path, name):
     with pytest.raises(FileNotFoundError):
         store.delete_model_dir(name, tmp_path / "models")
     assert (tmp_path / "outside" / store.MODEL_FILE).exists()
+
+
+@pytest.fixture
+def disk_log(monkeypatch):
+    """Records fsync (with the path of the fd) and rename/replace, in the order they happen."""
+    import os
+    log = []
+    real_fsync, real_rename, real_replace = os.fsync, os.rename, os.replace
+
+    def fsync(fd):
+        log.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src, dst):
+        log.append(("rename", str(src), str(dst)))
+        real_rename(src, dst)
+
+    def replace(src, dst):
+        log.append(("rename", str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "replace", replace)
+    return log
+
+
+def test_atomic_file_fsyncs_the_file_before_the_rename_and_the_dir_after(tmp_path, disk_log):
+    target = tmp_path / "state.json"
+    store.write_json_atomic(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+    kinds = [entry[0] for entry in disk_log]
+    assert kinds == ["fsync", "rename", "fsync"], disk_log
+    (_, synced_file), (_, tmp, dst), (_, synced_dir) = disk_log
+    assert synced_file == tmp and dst == str(target)  # the temporary file itself was synced
+    assert synced_dir == str(tmp_path)
+
+
+class FakeModel:
+    def save(self, path):
+        path.write_bytes(b"weights")
+
+
+def test_a_model_dir_is_fsynced_file_by_file_then_renamed_then_its_parent_synced(tmp_path, disk_log):
+    dest = store.write_model_dir(FakeModel(), {"name": "x"}, tmp_path / "v1")
+    assert store.is_model_dir(dest)
+    rename = next(i for i, e in enumerate(disk_log) if e[0] == "rename")
+    tmp = disk_log[rename][1]
+    before = {e[1] for e in disk_log[:rename]}
+    assert before == {f"{tmp}/{store.MODEL_FILE}", f"{tmp}/{store.METADATA_FILE}", tmp}, disk_log
+    assert disk_log[rename - 1] == ("fsync", tmp)  # the directory's entries, after its files
+    assert disk_log[rename + 1:] == [("fsync", str(tmp_path))]

@@ -2,7 +2,9 @@
 
 A directory is only ever complete: it is written under a temporary name in the
 same parent and renamed into place, so a crash or kill mid-write leaves
-nothing that looks like a model.
+nothing that looks like a model. As databases do, the data is fsynced before the
+rename and the parent directory after it: without that, a power loss can leave
+an empty or partial file behind the new name.
 """
 import contextlib
 import json
@@ -25,18 +27,33 @@ class ModelExistsError(FileExistsError):
     pass
 
 
+def fsync_path(path):
+    """Flush a file's or a directory's contents (a directory's: its entries) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_model_dir(model, metadata, dest):
-    """Save `model` and `metadata` to the directory `dest`, atomically."""
+    """Save `model` and `metadata` to the directory `dest`, atomically and durably."""
     dest = Path(dest)
     if dest.exists():
         raise ModelExistsError(f"{dest} already exists; choose another --out")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + dest.name + "-", dir=dest.parent))
     try:
-        model.save(tmp / MODEL_FILE)
-        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        model.save(tmp / MODEL_FILE)  # Keras writes and closes the file; fsynced below
+        fsync_path(tmp / MODEL_FILE)
+        with open(tmp / METADATA_FILE, "w") as f:
+            f.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o755)
+        fsync_path(tmp)  # the two entries inside it
         os.rename(tmp, dest)
+        fsync_path(dest.parent)  # the rename itself
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -46,14 +63,18 @@ def write_model_dir(model, metadata, dest):
 @contextlib.contextmanager
 def atomic_file(path, mode="w"):
     """Write `path` through a temporary file renamed into place: readers see the old
-    content or the new, never half of it; a failed write leaves no temporary behind."""
+    content or the new, never half of it, even after a power loss; a failed write leaves
+    no temporary behind."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, mode) as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
+        fsync_path(path.parent)  # and the rename is on disk too
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
