@@ -15,14 +15,55 @@ def fake_model(root, name):
     return path
 
 
-def test_listing_skips_incomplete_and_hidden_dirs_and_puts_the_default_first(tmp_path):
+def test_listing_shows_damaged_versions_skips_hidden_and_foreign_dirs_default_first(tmp_path):
     fake_model(tmp_path, "b-version")
     fake_model(tmp_path, store.DEFAULT_MODEL)
-    (tmp_path / "half-written").mkdir()
-    (tmp_path / "half-written" / store.MODEL_FILE).write_bytes(b"x")
+    (tmp_path / "half-gone").mkdir()
+    (tmp_path / "half-gone" / store.MODEL_FILE).write_bytes(b"x")
+    (tmp_path / "not-a-model").mkdir()  # neither file: someone else's folder
     shutil.copytree(tmp_path / "b-version", tmp_path / ".tmp-b-version-123")
     names = [p.name for p in store.list_model_dirs(tmp_path)]
-    assert names == [store.DEFAULT_MODEL, "b-version"]
+    assert names[0] == store.DEFAULT_MODEL
+    assert sorted(names[1:]) == ["b-version", "half-gone"]
+
+
+def real_keras_zip(path):
+    import zipfile
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", b"\0" * 50_000)
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda d: (d / store.METADATA_FILE).unlink(), "no metadata.json"),
+    (lambda d: (d / store.METADATA_FILE).write_text('{"name": '), "unreadable metadata.json"),
+    (lambda d: (d / store.METADATA_FILE).write_text('[1, 2]'), "unreadable metadata.json"),
+    (lambda d: (d / store.MODEL_FILE).unlink(), "no model.keras"),
+    (lambda d: (d / store.MODEL_FILE).write_bytes((d / store.MODEL_FILE).read_bytes()[:30_000]),
+     "model.keras is truncated or not a .keras file"),
+    (lambda d: (d / store.MODEL_FILE).write_bytes(b"not a zip at all"),
+     "model.keras is truncated or not a .keras file"),
+])
+def test_a_damaged_version_says_what_is_wrong(tmp_path, damage, reason):
+    path = fake_model(tmp_path, "v")
+    real_keras_zip(path / store.MODEL_FILE)
+    assert store.version_damage(path) is None
+    damage(path)
+    assert store.version_damage(path) == reason
+    assert [p.name for p in store.list_model_dirs(tmp_path)] == ["v"]  # still listed
+
+
+def test_the_shipped_models_are_sound():
+    from vae.data import REPO_ROOT
+    for name in store.SHIPPED_MODELS:
+        assert store.version_damage(REPO_ROOT / "models" / name) is None
+
+
+def test_a_damaged_version_can_be_deleted(tmp_path):
+    path = fake_model(tmp_path, "broken")
+    (path / store.METADATA_FILE).unlink()
+    store.delete_model_dir("broken", tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", store.SHIPPED_MODELS)

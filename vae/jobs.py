@@ -27,9 +27,9 @@ from vae.config import TrainConfig, run_name
 from vae.jobfiles import (ARGS_FILE, CURRENT_FILE, EVAL_SECONDS, JOB_FILE, LOCK_FILE, PREVIEW_FILE,
                           PROGRESS_FILE, STOP_FILE, EventReader, JobInfo, JobStatus, summarize)
 from vae.processes import creation_time, process_state, spawn_trainer
-from vae.store import MODELS_DIR, SHIPPED_MODELS, read_json, write_json_atomic
+from vae.store import MODELS_DIR, SHIPPED_MODELS, NotWritableError, check_writable, read_json, write_json_atomic
 
-__all__ = ["JobAlreadyRunning", "JobManager", "JobInfo", "JobStatus", "check_model_name",
+__all__ = ["JobAlreadyRunning", "JobManager", "JobInfo", "JobStatus", "NotWritableError", "check_model_name",
            "estimate_seconds", "summarize", "EVAL_SECONDS", "STARTUP_SECONDS"]
 
 STARTUP_SECONDS = 8.0  # spawn, import TensorFlow, load MNIST, build the model
@@ -93,6 +93,9 @@ class JobManager:
         name = name or run_name()
         check_model_name(name)
         target = self.models_dir / name
+        # before spawning: a read-only models folder would only fail after minutes of training
+        check_writable(self.models_dir)
+        check_writable(self.runtime_dir, "the job folder")
         with self._lock():
             current = self.status()
             if current is not None and current.state == "running":

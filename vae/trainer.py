@@ -7,6 +7,7 @@ latent-space preview after each epoch, and a stop.json it obeys.
 Nothing here imports TensorFlow at module level: the thread budget must be set before
 TensorFlow starts its thread pools, which happens in run_job.
 """
+import errno
 import functools
 import json
 import os
@@ -141,6 +142,17 @@ def _redirect_output(path):
     os.close(fd)
 
 
+def describe_failure(err, out_dir):
+    """The error as the Train tab shows it; a full disk is named as such, whatever wrapped it."""
+    cause = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return (f"the disk is full: no space left to save the model in {Path(out_dir).parent} "
+                    f"({type(err).__name__}: {err})")
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(err).__name__}: {err}"
+
+
 def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
     """The trainer process: train, evaluate and save `out_dir`, reporting into `job_dir`."""
     job_dir = Path(job_dir)
@@ -180,7 +192,7 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
         code = 0
     except Exception as err:  # write_model_dir is atomic: a failure leaves no model behind
         traceback.print_exc()
-        events.emit("failed", error=f"{type(err).__name__}: {err}")
+        events.emit("failed", error=describe_failure(err, out_dir))
         code = 1
     # Everything is on disk. Skip the interpreter's teardown of TensorFlow, which takes
     # seconds on a busy machine at nice 10, so the slot frees as soon as the job is over.

@@ -10,7 +10,7 @@ import streamlit as st
 from vae.config import TrainConfig
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
-from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
+from vae.jobs import JobAlreadyRunning, JobManager, NotWritableError, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
 from vae.ui.model_panel import epochs_text
 from vae.ui.state import switch_model
@@ -98,7 +98,11 @@ def _settings_form(max_epochs, running):
             info = job_manager().start(config)
         except JobAlreadyRunning:
             st.warning("Another training job is already running on this server; watch it below.")
-        except (ValueError, FileExistsError) as err:
+        except NotWritableError as err:
+            st.error(f"Training is not possible on this server: {err}, so a trained model could not "
+                     "be saved. The operator can make it writable, or switch training off "
+                     "(VAE_TRAINING=off).", icon=":material/block:")
+        except (ValueError, OSError) as err:  # FileExistsError, or the spawn itself failing
             st.error(f"Could not start: {err}")
         else:
             st.session_state["my_job"] = info.id
