@@ -5,6 +5,7 @@ from vae import store
 from vae.figures import history_figure
 from vae.store import (DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata,
                        version_damage)
+from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, switch_model
 
 
@@ -37,6 +38,9 @@ def _switch():
 
 
 def _delete(name):
+    if not unlocked():  # checked again: a disabled button can still be clicked by a crafted client
+        st.session_state["delete_error"] = LOCKED_MESSAGE
+        return
     try:
         delete_model_dir(name)
     except (PermissionError, FileNotFoundError) as err:
@@ -131,9 +135,10 @@ def delete_section(explorer):
     if explorer.name in SHIPPED_MODELS:
         st.caption("Models that ship with VAE Explorer cannot be deleted.")
         return
+    unlock_form("model", "starting, stopping and deleting")
     if "delete_error" in st.session_state:
         st.error(st.session_state.pop("delete_error"))
     # Keyed by model: a tick given for one version must never carry over to another.
     sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key=f"delete_confirm_{explorer.name}")
-    st.button("Delete this version", icon=":material/delete_forever:", disabled=not sure,
+    st.button("Delete this version", icon=":material/delete_forever:", disabled=not (sure and unlocked()),
               key="delete_model", on_click=_delete, args=(explorer.name,))
