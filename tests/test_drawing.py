@@ -168,3 +168,83 @@ def test_upscale_reads_uint8_as_0_to_255():
     image = np.array([[0, 255], [51, 102]], dtype=np.uint8)
     big = upscale(image, 4)
     assert big.dtype == np.uint8 and big[0, 3] == 255 and big[3, 0] == 51 and big[3, 3] == 102
+
+
+# --- what the browser sends: decode_canvas_png ---------------------------------------------
+
+import io  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import zlib  # noqa: E402
+
+from vae.drawing import MAX_CANVAS_BYTES, DrawingError, decode_canvas_png  # noqa: E402
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def claimed_png(width, height, filled=False):
+    """A width x height RGBA PNG made by hand: with no pixel data, or (filled) with all of it,
+    zeros, which compress about 1000:1. What a hostile client sends to make a decoder
+    allocate and fill width * height * 4 bytes."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    packer = zlib.compressobj(9)
+    row = b"\0" * (1 + 4 * width)  # filter byte + RGBA
+    data = b"".join(packer.compress(row) for _ in range(height if filled else 0)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+            + chunk(b"IEND", b""))
+
+
+def test_a_canvas_png_decodes_to_rgba():
+    image = Image.new("RGBA", (280, 280), BACKGROUND)
+    one(ImageDraw.Draw(image))
+    rgba = decode_canvas_png(png_bytes(image))
+    assert rgba.shape == (280, 280, 4) and rgba.dtype == np.uint8
+    np.testing.assert_array_equal(rgba, np.asarray(image))
+
+
+@pytest.mark.parametrize("payload, words", [
+    (claimed_png(8000, 8000), "8000×8000 pixels; at most 1,048,576"),
+    (claimed_png(1025, 1024), "1025×1024 pixels"),
+    (b"\0" * (MAX_CANVAS_BYTES + 1), "4.0 MB; at most 4 MB"),
+    (png_bytes(Image.new("RGB", (280, 280))), "expected an RGBA drawing (ink in alpha), got a RGB image"),
+    (png_bytes(Image.new("L", (280, 280))), "got a L image"),
+    (png_bytes(Image.new("RGBA", (280, 280)))[:200], "not a readable PNG"),  # truncated
+    (b"GIF89a" + b"\0" * 100, "not a readable PNG"),
+    (png_bytes(Image.new("RGBA", (8, 8))).replace(b"IDAT", b"IDAX"), "not a readable PNG"),
+    ("data:image/png;base64,AAAA", "expected PNG bytes, got str"),
+])
+def test_hostile_canvas_payloads_are_refused_with_a_clear_message(payload, words):
+    with pytest.raises(DrawingError) as err:
+        decode_canvas_png(payload)
+    assert words in str(err.value)
+
+
+def test_a_big_claimed_image_is_refused_before_any_memory_is_spent(tmp_path):
+    # In a fresh interpreter, so its peak memory is this decode's alone. Pillow itself only
+    # refuses images above ~179M pixels; decoding this 8000x8000 RGBA one fills 256 MB.
+    bomb = claimed_png(8000, 8000, filled=True)
+    assert len(bomb) < MAX_CANVAS_BYTES  # small enough to pass the byte cap
+    code = (
+        "import resource, sys\n"
+        "from vae.drawing import decode_canvas_png\n"
+        "payload = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    decode_canvas_png(payload)\nexcept ValueError:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bomb.png")], cwd=Path(__file__).resolve().parent.parent,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 20_000  # KB: far below the 256 MB a decode would take
+
+
+def test_arrays_above_the_pixel_cap_are_refused():
+    with pytest.raises(DrawingError, match="2000×1000 pixels"):
+        preprocess_drawing(np.zeros((1000, 2000, 4), np.uint8))

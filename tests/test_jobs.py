@@ -13,9 +13,10 @@ import types
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
-from vae import jobs, trainer
+from vae import jobfiles, jobs, processes, trainer
 from vae.jobs import JobAlreadyRunning, JobManager
 from vae.store import METADATA_FILE, MODEL_FILE, TMP_PREFIX
 
@@ -29,7 +30,7 @@ def manager(tmp_path):
     m = JobManager(runtime_dir=tmp_path / "jobs", models_dir=tmp_path / "models", threads=1)
     yield m
     info = m.job()  # never leave a trainer behind, whatever the test did
-    if info is not None and jobs._process_state(info)[0]:
+    if info is not None and processes.process_state(info.pid, info.pid_start)[0]:
         os.kill(info.pid, signal.SIGKILL)
         m.wait(30)
 
@@ -247,13 +248,26 @@ def test_a_stop_pressed_after_the_last_batch_still_counts(tmp_path):
 
 def test_dead_or_reused_pid_is_not_alive():
     child = subprocess.Popen(["true"])  # exits at once and stays a zombie until reaped
-    wait_for(lambda: (jobs._proc_stat(child.pid) or ["Z"])[0] == "Z", 10, "a zombie")
-    assert not jobs._pid_alive(child.pid, None)
+    wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10, "a zombie")
+    assert not processes.pid_alive(child.pid)
     child.wait()
-    assert not jobs._pid_alive(child.pid, None)
-    me = jobs._proc_stat(os.getpid())
-    assert jobs._pid_alive(os.getpid(), me[19])
-    assert not jobs._pid_alive(os.getpid(), "1")  # same pid, another process start time
+    assert not processes.pid_alive(child.pid)
+    me = processes.creation_time(os.getpid())
+    assert processes.pid_alive(os.getpid(), me)
+    assert not processes.pid_alive(os.getpid(), me - 5)  # same pid, another process
+    assert processes.pid_alive(os.getpid(), "1234")  # an older job.json's /proc ticks: pid only
+
+
+def test_damaged_event_lines_are_skipped(tmp_path):
+    path = tmp_path / jobfiles.PROGRESS_FILE
+    path.write_bytes(b'{"seq": 1, "time": 1.0, "type": "started"}\n\x00\x00garbage\n[1, 2]\n'
+                     b'{"seq": 2, "time": 2.0, "type": "epoch_begin", "epoch": 1, "epochs": 2, "batches": 3}\n'
+                     b'{"seq": 3, "time": 3.0, "ty')  # the last line is still being written
+    reader = jobfiles.EventReader(path)
+    assert [e["seq"] for e in reader.read()] == [1, 2]
+    with open(path, "ab") as f:
+        f.write(b'pe": "batch", "epoch": 1, "batch": 1, "batches": 3}\n')
+    assert [e["seq"] for e in reader.read()] == [1, 2, 3]
 
 
 def test_status_from_events_and_estimate():

@@ -10,7 +10,12 @@ pixels. So we shift by whole pixels too, landing within half a pixel of
 
 Ink is the canvas' alpha channel: streamlit-drawable-canvas draws strokes on a
 transparent layer, so RGB says nothing about where the ink is.
+
+The canvas' PNG comes from the browser, so it is untrusted: decode_canvas_png reads
+only its header before deciding, and refuses anything bigger than MAX_CANVAS_BYTES
+encoded or MAX_CANVAS_PIXELS decoded (a small PNG can inflate to gigabytes).
 """
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +26,8 @@ BOX = 20  # the longer side of the digit's box inside the 28x28 field
 CENTRE = 14.0  # centre-of-mass target, in pixel indices (see the module docstring)
 INK_THRESHOLD = 0.05  # ink above this counts for the bounding box; fainter is stroke fringe
 
+MAX_CANVAS_PIXELS = 1024 * 1024  # the app's canvas is 280x280 (560x560 on a 2x screen)
+MAX_CANVAS_BYTES = 4_000_000  # its PNG is a few tens of KB
 EMPTY_MESSAGE = "Draw a digit: the canvas is empty."
 DOT_MESSAGE = "That's only a dot — draw a whole digit."
 
@@ -38,16 +45,52 @@ class DrawingResult:
     message: str | None = None
 
 
+class DrawingError(ValueError):
+    """Input that is not a drawing: the message says what is wrong, for the user."""
+
+
+def _check_pixels(width, height):
+    if width * height > MAX_CANVAS_PIXELS:
+        raise DrawingError(f"the drawing is {width}×{height} pixels; at most {MAX_CANVAS_PIXELS:,} "
+                         f"(1024×1024) are accepted")
+
+
+def decode_canvas_png(png):
+    """The canvas' PNG bytes → RGBA uint8 (H, W, 4), refusing what is not a canvas drawing.
+
+    Raises DrawingError (a ValueError), saying what is wrong, for data too big, not a PNG, not RGBA, or
+    larger than MAX_CANVAS_PIXELS; size and mode are read from the header, before any
+    pixel is decoded, so memory stays bounded whatever the browser sends.
+    """
+    if not isinstance(png, (bytes, bytearray)):
+        raise DrawingError(f"expected PNG bytes, got {type(png).__name__}")
+    if len(png) > MAX_CANVAS_BYTES:
+        raise DrawingError(f"the drawing is {len(png) / 1e6:.1f} MB; at most "
+                         f"{MAX_CANVAS_BYTES / 1e6:.0f} MB are accepted")
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:  # reads the header only
+            _check_pixels(*image.size)
+            if image.mode != "RGBA":
+                raise DrawingError(f"expected an RGBA drawing (ink in alpha), got a {image.mode} image")
+            image.load()
+            return np.asarray(image)
+    except DrawingError:
+        raise
+    except Exception as err:  # Pillow reports damaged data as OSError, SyntaxError, ValueError...
+        raise DrawingError(f"the drawing is not a readable PNG ({type(err).__name__}: {err})") from None
+
+
 def ink_intensity(drawing):
     """float64 (H, W) ink in [0, 1] from RGBA (alpha is ink) or grayscale (high is ink)."""
     array = np.asarray(drawing)
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[..., 3]
     elif array.ndim != 2:
-        raise ValueError(f"expected an RGBA (H, W, 4) canvas or a grayscale (H, W) image, "
+        raise DrawingError(f"expected an RGBA (H, W, 4) canvas or a grayscale (H, W) image, "
                          f"got an array of shape {array.shape}")
     if array.size == 0:
-        raise ValueError(f"the drawing is empty: shape {np.asarray(drawing).shape}")
+        raise DrawingError(f"the drawing is empty: shape {np.asarray(drawing).shape}")
+    _check_pixels(array.shape[1], array.shape[0])
     if array.dtype == bool:
         return array.astype("float64")
     if np.issubdtype(array.dtype, np.integer):
@@ -55,10 +98,10 @@ def ink_intensity(drawing):
     elif np.issubdtype(array.dtype, np.floating):
         scale = 1.0
     else:
-        raise ValueError(f"expected a numeric image, got dtype {array.dtype}")
+        raise DrawingError(f"expected a numeric image, got dtype {array.dtype}")
     ink = array.astype("float64") / scale
     if not np.all(np.isfinite(ink)) or ink.min() < 0.0 or ink.max() > 1.0:
-        raise ValueError(f"ink values must lie in [0, 255] for integer images or [0, 1] for "
+        raise DrawingError(f"ink values must lie in [0, 255] for integer images or [0, 1] for "
                          f"float images; got {array.dtype} in [{array.min()}, {array.max()}]")
     return ink
 

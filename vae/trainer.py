@@ -1,11 +1,13 @@
 """The trainer process: `python -m vae.trainer JOB_DIR`, started by vae.jobs.
 
-It trains with vae.train's recipe and reports into its job directory: numbered events
-in progress.jsonl, a latent-space preview after each epoch, and a stop.json it obeys.
+It trains with vae.train's recipe and reports into its job directory (the files and
+events are described in vae/jobfiles.py): numbered events in progress.jsonl, a
+latent-space preview after each epoch, and a stop.json it obeys.
 
 Nothing here imports TensorFlow at module level: the thread budget must be set before
 TensorFlow starts its thread pools, which happens in run_job.
 """
+import errno
 import functools
 import json
 import os
@@ -16,27 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.jobfiles import ARGS_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
 from vae.store import atomic_file, read_json
 
-JOB_FILE, PROGRESS_FILE, PREVIEW_FILE = "job.json", "progress.jsonl", "preview.npz"
-STOP_FILE, LOG_FILE, ARGS_FILE = "stop.json", "trainer.log", "args.json"
 BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
 PREVIEW_DIGITS = 2000  # the first 2,000 test digits, the same every epoch
 PREVIEW_GRID = 12  # a 12x12 manifold
-
-
-class EventLog:
-    """progress.jsonl as the trainer writes it: numbered, timestamped, flushed lines."""
-
-    def __init__(self, path):
-        self.file = open(path, "a", encoding="utf-8")
-        self.seq = 0
-
-    def emit(self, type, **fields):
-        self.seq += 1
-        event = {"seq": self.seq, "time": time.time(), "type": type, **fields}
-        self.file.write(json.dumps(event) + "\n")  # one write per line: readers never mix two
-        self.file.flush()
 
 
 def _floats(logs):
@@ -155,6 +142,17 @@ def _redirect_output(path):
     os.close(fd)
 
 
+def describe_failure(err, out_dir):
+    """The error as the Train tab shows it; a full disk is named as such, whatever wrapped it."""
+    cause = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return (f"the disk is full: no space left to save the model in {Path(out_dir).parent} "
+                    f"({type(err).__name__}: {err})")
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(err).__name__}: {err}"
+
+
 def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
     """The trainer process: train, evaluate and save `out_dir`, reporting into `job_dir`."""
     job_dir = Path(job_dir)
@@ -194,14 +192,13 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
         code = 0
     except Exception as err:  # write_model_dir is atomic: a failure leaves no model behind
         traceback.print_exc()
-        events.emit("failed", error=f"{type(err).__name__}: {err}")
+        events.emit("failed", error=describe_failure(err, out_dir))
         code = 1
     # Everything is on disk. Skip the interpreter's teardown of TensorFlow, which takes
     # seconds on a busy machine at nice 10, so the slot frees as soon as the job is over.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from vae.drawing import preprocess_drawing
+from vae.drawing import DrawingError, decode_canvas_png, preprocess_drawing
 from vae.figures import map_figure, set_overlays
 from vae.latent import sigma_ellipse
 from vae.ui.images import show_digit
@@ -22,12 +22,33 @@ def _clear():
     st.session_state.pop("drawn", None)
 
 
-def _canvas_image(result):
+def _canvas(stroke_width):
+    args = dict(stroke_width=stroke_width, stroke_color="#000000", background_color="", height=CANVAS_PX,
+                width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True)
     try:
-        return result.image_data
-    except Exception as err:  # a malformed payload must not take the page down
-        st.warning(f"Could not read the drawing ({err}). Clear the canvas and try again.")
-        return None
+        return st_canvas(**args, key=canvas_key())
+    except Exception as err:  # the component's state came back in a shape it cannot read
+        st.warning(f"The drawing sent by the browser could not be read ({err}); the canvas was reset.")
+        _clear()
+        return st_canvas(**args, key=canvas_key())
+
+
+def _drawing(result):
+    """The canvas as a DrawingResult, or None when there is nothing usable; bad data gets a warning.
+
+    The PNG's bytes, not the component's own `image_data`: decode_canvas_png checks the
+    size and mode in the header before decoding a pixel.
+    """
+    try:
+        png = result.image_bytes  # base64 of at most server.maxWidgetStateSize: bounded by Streamlit
+        return None if png is None else preprocess_drawing(decode_canvas_png(png))
+    except DrawingError as err:
+        problem = str(err)
+    except Exception as err:  # the payload comes from the browser: never let it take the page down
+        problem = f"the browser sent a malformed drawing ({type(err).__name__}: {err})"
+    st.warning(f"Could not use the drawing: {problem}. Clear the canvas and draw again.",
+               icon=":material/warning:")
+    return None
 
 
 @st.fragment
@@ -37,15 +58,12 @@ def render(explorer):
     with left:
         st.markdown("**Draw a digit**")
         st.space("small")  # the canvas toolbar floats above the canvas: keep it off the text
-        result = st_canvas(stroke_width=st.session_state.get("stroke_width", 18), stroke_color="#000000",
-                           background_color="", height=CANVAS_PX, width=CANVAS_PX,
-                           drawing_mode="freedraw", return_image_data=True, key=canvas_key())
+        result = _canvas(st.session_state.get("stroke_width", 18))
         st.caption("Use the mouse or a finger; the digit is encoded when you lift the pen.")
         c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
         c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")
-        rgba = _canvas_image(result)
-        drawing = preprocess_drawing(rgba) if rgba is not None else None
+        drawing = _drawing(result)
         if drawing is None or drawing.is_blank:
             st.session_state.pop("drawn", None)
             st.info(drawing.message if drawing is not None and drawing.message

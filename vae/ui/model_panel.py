@@ -3,13 +3,18 @@ import streamlit as st
 
 from vae import store
 from vae.figures import history_figure
-from vae.store import DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata
+from vae.store import (DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata,
+                       version_damage)
+from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, switch_model
 
 
 def _label(name):
     """name · date · how it was trained · how well it does: enough to choose in the list."""
     shipped = " (shipped)" if name in SHIPPED_MODELS else ""
+    damage = version_damage(store.MODELS_DIR / name)
+    if damage:
+        return f"{name}{shipped} (damaged: {damage})"
     try:
         meta = read_metadata(store.MODELS_DIR / name)
         o, m = meta.get("options", {}), meta.get("metrics", {})
@@ -24,10 +29,18 @@ def _label(name):
 
 
 def _switch():
-    switch_model(st.session_state["model_picker"])
+    name = st.session_state["model_picker"]
+    damage = version_damage(store.MODELS_DIR / name)
+    if damage:  # stay on the model that works; the picker shows the active one again
+        st.session_state["picker_error"] = f"“{name}” is damaged ({damage}) and cannot be opened."
+        return
+    switch_model(name)
 
 
 def _delete(name):
+    if not unlocked():  # checked again: a disabled button can still be clicked by a crafted client
+        st.session_state["delete_error"] = LOCKED_MESSAGE
+        return
     try:
         delete_model_dir(name)
     except (PermissionError, FileNotFoundError) as err:
@@ -64,6 +77,8 @@ def sidebar(explorer):
     st.session_state["model_picker"] = explorer.name
     st.selectbox("Active model", names, key="model_picker", format_func=_label, on_change=_switch,
                  help="Every trained version in models/. Switching changes the whole explorer.")
+    if "picker_error" in st.session_state:
+        st.warning(st.session_state.pop("picker_error"), icon=":material/broken_image:")
     meta = explorer.metadata
     m = meta.get("metrics", {})
     c0, c1 = st.columns(2)
@@ -120,9 +135,10 @@ def delete_section(explorer):
     if explorer.name in SHIPPED_MODELS:
         st.caption("Models that ship with VAE Explorer cannot be deleted.")
         return
+    unlock_form("model", "starting, stopping and deleting")
     if "delete_error" in st.session_state:
         st.error(st.session_state.pop("delete_error"))
     # Keyed by model: a tick given for one version must never carry over to another.
     sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key=f"delete_confirm_{explorer.name}")
-    st.button("Delete this version", icon=":material/delete_forever:", disabled=not sure,
+    st.button("Delete this version", icon=":material/delete_forever:", disabled=not (sure and unlocked()),
               key="delete_model", on_click=_delete, args=(explorer.name,))

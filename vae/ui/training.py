@@ -10,9 +10,10 @@ import streamlit as st
 from vae.config import TrainConfig
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
-from vae.jobs import JobAlreadyRunning, JobManager, estimate_seconds
+from vae.jobs import JobAlreadyRunning, JobManager, NotWritableError, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
 from vae.ui.model_panel import epochs_text
+from vae.ui.operator_lock import LOCKED_MESSAGE, secret, unlock_form, unlocked
 from vae.ui.state import switch_model
 
 HARD_MAX_EPOCHS = 100
@@ -25,18 +26,11 @@ def job_manager():
     return JobManager()
 
 
-def _secret(name):
-    try:
-        return st.secrets.get("vae", {}).get(name)
-    except Exception:  # no secrets.toml: nothing configured
-        return None
-
-
 def operator_settings():
     """(enabled, max_epochs) from VAE_TRAINING / VAE_MAX_EPOCHS or [vae] in secrets.toml."""
-    enabled = os.environ.get("VAE_TRAINING", _secret("training"))
+    enabled = os.environ.get("VAE_TRAINING", secret("training"))
     enabled = str(enabled).strip().lower() not in FALSE_WORDS if enabled is not None else True
-    max_epochs = os.environ.get("VAE_MAX_EPOCHS", _secret("max_epochs")) or HARD_MAX_EPOCHS
+    max_epochs = os.environ.get("VAE_MAX_EPOCHS", secret("max_epochs")) or HARD_MAX_EPOCHS
     try:
         max_epochs = int(max_epochs)
     except ValueError:
@@ -93,12 +87,19 @@ def _settings_form(max_epochs, running):
         st.warning(str(err))
         config = None
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-                 disabled=running or config is None):
+                 disabled=running or config is None or not unlocked()):
+        if not unlocked():  # checked again: a disabled button can still be clicked by a crafted client
+            st.error(LOCKED_MESSAGE, icon=":material/lock:")
+            return
         try:
             info = job_manager().start(config)
         except JobAlreadyRunning:
             st.warning("Another training job is already running on this server; watch it below.")
-        except (ValueError, FileExistsError) as err:
+        except NotWritableError as err:
+            st.error(f"Training is not possible on this server: {err}, so a trained model could not "
+                     "be saved. The operator can make it writable, or switch training off "
+                     "(VAE_TRAINING=off).", icon=":material/block:")
+        except (ValueError, OSError) as err:  # FileExistsError, or the spawn itself failing
             st.error(f"Could not start: {err}")
         else:
             st.session_state["my_job"] = info.id
@@ -138,13 +139,15 @@ def _live(manager):
     if status.state == "running":
         st.progress(min(max(status.fraction, 0.0), 1.0), text=_progress_text(status))
         c0, c1, _ = st.columns([1, 1, 2])
-        stoppable = status.phase in ("starting", "training") and not status.stop_requested
-        if c0.button("Stop and keep", icon=":material/stop:", key="stop_keep", disabled=not stoppable,
-                     help="Stop after the current batch and keep the model as a version"):
-            manager.stop(keep=True)
-        if c1.button("Stop and discard", icon=":material/delete:", key="stop_discard", disabled=not stoppable,
-                     help="Stop after the current batch and throw the model away"):
-            manager.stop(keep=False)
+        stoppable = status.phase in ("starting", "training") and not status.stop_requested and unlocked()
+        keep = c0.button("Stop and keep", icon=":material/stop:", key="stop_keep", disabled=not stoppable,
+                         help="Stop after the current batch and keep the model as a version")
+        discard = c1.button("Stop and discard", icon=":material/delete:", key="stop_discard",
+                            disabled=not stoppable, help="Stop after the current batch and throw the model away")
+        if (keep or discard) and not unlocked():
+            st.error(LOCKED_MESSAGE, icon=":material/lock:")
+        elif keep or discard:
+            manager.stop(keep=keep)
         if status.stop_requested:
             st.caption("Stop requested: the trainer stops after the current batch.")
     elif status.state in ("finished", "stopped"):
@@ -198,6 +201,7 @@ def render(explorer):
                 "The explorer stays usable meanwhile; one job runs at a time on this server.")
     if max_epochs < HARD_MAX_EPOCHS:
         st.caption(f"The operator caps training at {max_epochs} epochs.")
+    unlock_form("train", "starting, stopping and deleting")
     _settings_form(max_epochs, running)
     st.divider()
     st.fragment(run_every=1.0 if running else None)(_live)(manager)
