@@ -26,6 +26,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 3
     learning_rate: float = 1e-3
+    dataset: str = "mnist"  # a name in vae.datasets.DATASETS
+    arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
 
     def validate(self):
         if self.epochs < 1:
@@ -42,6 +44,11 @@ class TrainConfig:
             raise ValueError("beta must be non-negative")
         if self.latent_dim < 1:
             raise ValueError("latent_dim must be at least 1")
+        from vae.datasets import get_dataset  # both registries are plain Python, no TensorFlow
+        get_dataset(self.dataset)
+        from vae.architectures import ARCHITECTURES
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; known: {', '.join(ARCHITECTURES)}")
 
 
 def run_name(now=None):

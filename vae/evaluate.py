@@ -1,4 +1,4 @@
-"""Held-out metrics of a model, in nats per image on the MNIST test set.
+"""Held-out metrics of a model, in nats per image on its dataset's test set.
 
   neg_elbo       = reconstruction + kl   (the true ELBO: KL summed over dims)
   reconstruction = E_q[-log p(x|z)], pixel BCE summed, one z sample per image
@@ -40,17 +40,21 @@ def elbo_terms(model, images, seed=0, batch=2048):
     return recon, kl_per_image(z_mean.astype("float64"), z_log_var.astype("float64")), z_mean
 
 
-def evaluate(model, arrays, seed=0):
-    """The four held-out metrics for `model` on the verified MNIST `arrays`."""
+def evaluate(model, arrays, seed=0, spec=None):
+    """The four held-out metrics for `model` on the verified `arrays` of dataset `spec`
+    (a DatasetSpec or name; None is the default dataset)."""
+    from vae.datasets import get_dataset
     from vae.knn import knn_accuracy
     from vae.model import encode_all
+    spec = get_dataset(spec)
     recon, kl, z_test = elbo_terms(model, arrays["x_test"], seed)
     z_train, _ = encode_all(model, arrays["x_train"])
     return {
         "neg_elbo": float(np.mean(recon + kl)),
         "reconstruction": float(np.mean(recon)),
         "kl": float(np.mean(kl)),
-        "knn5_accuracy": knn_accuracy(z_train, arrays["y_train"], z_test, arrays["y_test"], k=5),
+        "knn5_accuracy": knn_accuracy(z_train, arrays["y_train"], z_test, arrays["y_test"], k=5,
+                                      n_classes=spec.n_classes),
     }
 
 
