@@ -54,3 +54,18 @@ class TrainConfig:
 def run_name(now=None):
     """The default name of a new model version: vae-YYYYmmdd-HHMMSS."""
     return (now or dt.datetime.now()).strftime("vae-%Y%m%d-%H%M%S")
+
+
+def recorded_option(metadata, key):
+    """An option a model's metadata.json records (top level, then `options`), or TrainConfig's
+    default: models trained before datasets and architectures existed are MNIST / reference."""
+    options = metadata.get("options") or {}
+    return metadata.get(key, options.get(key, getattr(TrainConfig(), key)))
+
+
+def recorded_dataset(metadata):
+    return recorded_option(metadata, "dataset")
+
+
+def recorded_arch(metadata):
+    return recorded_option(metadata, "arch")

@@ -43,11 +43,13 @@ def _read(path):
 
 def _parse(raw, path, magic, n_dims):
     header = 4 + 4 * n_dims
-    if len(raw) < header:
+    if len(raw) < 4:
         raise IdxError(f"{path}: truncated header ({len(raw)} bytes)")
     found = struct.unpack(">I", raw[:4])[0]
-    if found != magic:
+    if found != magic:  # checked first: the wrong kind of file is the likelier mistake
         raise IdxError(f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x}")
+    if len(raw) < header:
+        raise IdxError(f"{path}: truncated header ({len(raw)} bytes)")
     dims = struct.unpack(f">{n_dims}I", raw[4:header])
     expected = int(np.prod(dims)) + header
     if len(raw) != expected:
