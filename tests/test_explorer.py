@@ -4,6 +4,7 @@ import concurrent.futures
 import numpy as np
 import pytest
 
+from vae.datasets import MNIST
 from vae.explorer import Explorer
 
 
@@ -27,7 +28,7 @@ def explorer():
     z[5] = [50, 50]  # one wild encoding must not stretch the pad
     loaded = concurrent.futures.Future()
     loaded.set_result(EchoModel())
-    return Explorer(name="fake", model_dir=None, metadata={}, x_test=np.zeros((3000, 28, 28), np.uint8),
+    return Explorer(name="fake", model_dir=None, metadata={}, dataset=MNIST, x_test=np.zeros((3000, 28, 28), np.uint8),
                     y_test=labels, z_test=z, z_test_log_var=np.zeros_like(z), decoder_description={},
                     fingerprint="0" * 64, _model_future=loaded)
 

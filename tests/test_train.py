@@ -213,7 +213,7 @@ def test_interrupted_write_during_the_cli_leaves_nothing(arrays, tmp_path, monke
     monkeypatch.setattr(vae.data, "load_arrays", lambda *a, **k: arrays)
     # The held-out evaluation is not what this test is about; skip its cost.
     monkeypatch.setattr(vae.evaluate, "evaluate",
-                        lambda model, arrays, seed=0: {k: 1.0 for k in METRIC_KEYS})
+                        lambda model, arrays, seed=0, **options: {k: 1.0 for k in METRIC_KEYS})
 
     real_dumps = json.dumps
     seen = []

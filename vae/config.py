@@ -26,6 +26,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 3
     learning_rate: float = 1e-3
+    dataset: str = "mnist"  # a name in vae.datasets.DATASETS
+    arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
 
     def validate(self):
         if self.epochs < 1:
@@ -42,8 +44,28 @@ class TrainConfig:
             raise ValueError("beta must be non-negative")
         if self.latent_dim < 1:
             raise ValueError("latent_dim must be at least 1")
+        from vae.datasets import get_dataset  # both registries are plain Python, no TensorFlow
+        get_dataset(self.dataset)
+        from vae.architectures import ARCHITECTURES
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; known: {', '.join(ARCHITECTURES)}")
 
 
 def run_name(now=None):
     """The default name of a new model version: vae-YYYYmmdd-HHMMSS."""
     return (now or dt.datetime.now()).strftime("vae-%Y%m%d-%H%M%S")
+
+
+def recorded_option(metadata, key):
+    """An option a model's metadata.json records (top level, then `options`), or TrainConfig's
+    default: models trained before datasets and architectures existed are MNIST / reference."""
+    options = metadata.get("options") or {}
+    return metadata.get(key, options.get(key, getattr(TrainConfig(), key)))
+
+
+def recorded_dataset(metadata):
+    return recorded_option(metadata, "dataset")
+
+
+def recorded_arch(metadata):
+    return recorded_option(metadata, "arch")

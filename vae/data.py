@@ -1,8 +1,8 @@
-"""The bundled MNIST: load it, prove it is the real thing, and shape it for the model.
+"""The bundled datasets: load one, prove it is the real thing, and shape it for the model.
 
-The file ships in the repo because no machine here reaches the internet. Its
-zip metadata differs from Keras' own copy, so we check a hash of the array
-contents rather than of the file.
+The files ship in the repo because no machine here reaches the internet. Their
+zip metadata differs from other copies, so we check a hash of the array contents
+rather than of the file. What a dataset is (file, hash, shape) lives in vae.datasets.
 """
 import hashlib
 import zipfile
@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.datasets import DEFAULT_DATASET, MNIST, get_dataset
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = REPO_ROOT / "data" / "mnist.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
-CONTENT_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
-SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
+# MNIST's, kept for callers written before there were several datasets
+DEFAULT_PATH = MNIST.file
+CONTENT_SHA256 = MNIST.content_sha256
 
 
 class DataError(RuntimeError):
-    """The dataset is missing or is not the MNIST we expect."""
+    """The dataset is missing or is not the one we expect."""
 
 
 def content_hash(arrays):
@@ -30,27 +32,34 @@ def content_hash(arrays):
     return digest.hexdigest()
 
 
-def _read_npz(path):
+def expected_shapes(spec):
+    return {"x_train": (spec.n_train, *spec.image_shape), "y_train": (spec.n_train,),
+            "x_test": (spec.n_test, *spec.image_shape), "y_test": (spec.n_test,)}
+
+
+def _read_npz(path, spec):
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in KEYS if k not in npz.files]
             if missing:
-                raise DataError(f"{path} lacks the arrays {missing}; {_fix_hint(path)}")
+                raise DataError(f"{path} lacks the arrays {missing}; {_fix_hint(path, spec)}")
             return {k: npz[k] for k in KEYS}
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as err:
-        raise DataError(f"{path} is unreadable ({err}); it is truncated or not an .npz. {_fix_hint(path)}") from err
+        raise DataError(f"{path} is unreadable ({err}); it is truncated or not an .npz. "
+                        f"{_fix_hint(path, spec)}") from err
 
 
-def _fix_hint(path):
+def _fix_hint(path, spec):
     path = Path(path).resolve()
-    if path == DEFAULT_PATH:
-        return ("Restore it with `git checkout -- data/mnist.npz` (the repo ships the original), "
-                "or delete it to fall back to Keras' downloader.")
-    return f"Point to the original MNIST .npz instead of {path}."
+    if path == spec.file.resolve():
+        relative = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        hint = f"Restore it with `git checkout -- {relative}` (the repo ships the original)"
+        return hint + (", or delete it to fall back to Keras' downloader." if spec.name == "mnist" else ".")
+    return f"Point to the original {spec.title} .npz instead of {path}."
 
 
 def _download_with_keras(path):
-    """Keras' downloader: only useful for users with internet access."""
+    """Keras' downloader, MNIST only: only useful for users with internet access."""
     try:
         from keras.datasets import mnist
         (x_train, y_train), (x_test, y_test) = mnist.load_data()
@@ -61,25 +70,27 @@ def _download_with_keras(path):
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-def load_arrays(path=None, allow_download=True):
-    """Return a dict of the four uint8 arrays, verified against the known content hash."""
-    path = Path(path) if path is not None else DEFAULT_PATH
+def load_arrays(path=None, allow_download=True, dataset=DEFAULT_DATASET):
+    """The four uint8 arrays of `dataset` (a name or a DatasetSpec), verified against its
+    content hash and shapes. `path` overrides where the file is read from."""
+    spec = get_dataset(dataset)
+    path = Path(path) if path is not None else spec.file
     if path.exists():
-        arrays = _read_npz(path)
+        arrays = _read_npz(path, spec)
         source = str(path)
-    elif allow_download:
+    elif allow_download and spec.name == "mnist":
         arrays = _download_with_keras(path)
         source = "keras.datasets.mnist"
     else:
-        raise DataError(f"{path} is missing. {_fix_hint(path)}")
-    for key, shape in SHAPES.items():
+        raise DataError(f"{path} is missing. {_fix_hint(path, spec)}")
+    for key, shape in expected_shapes(spec).items():
         if arrays[key].shape != shape or arrays[key].dtype != np.uint8:
             raise DataError(f"{source}: {key} is {arrays[key].dtype}{arrays[key].shape}, "
-                            f"expected uint8{shape}. {_fix_hint(path)}")
+                            f"expected uint8{shape}. {_fix_hint(path, spec)}")
     actual = content_hash(arrays)
-    if actual != CONTENT_SHA256:
-        raise DataError(f"{source} is not the original MNIST: content hash {actual[:12]}… "
-                        f"≠ {CONTENT_SHA256[:12]}…. {_fix_hint(path)}")
+    if actual != spec.content_sha256:
+        raise DataError(f"{source} is not the original {spec.title}: content hash {actual[:12]}… "
+                        f"≠ {spec.content_sha256[:12]}…. {_fix_hint(path, spec)}")
     return arrays
 
 
@@ -90,7 +101,7 @@ def load_mnist(path=None, allow_download=True):
 
 
 def to_model_input(images):
-    """uint8 (n, 28, 28) → float32 (n, 28, 28, 1) in [0, 1], as the reference scales it."""
+    """uint8 (n, rows, cols) → float32 (n, rows, cols, 1) in [0, 1], as the reference scales it."""
     images = np.asarray(images)
     if images.ndim == 2:
         images = images[None]

@@ -1,11 +1,13 @@
-"""Held-out metrics of a model, in nats per image on the MNIST test set.
+"""Held-out metrics of a model, in nats per image on its dataset's test set.
 
   neg_elbo       = reconstruction + kl   (the true ELBO: KL summed over dims)
   reconstruction = E_q[-log p(x|z)], pixel BCE summed, one z sample per image
   kl             = KL(q(z|x) || N(0, I)), summed over latent dims
   knn5_accuracy  = 5-NN on z_mean, fit on the training split, scored on test
+  iwae_nll       = -(IWAE bound on log p(x)) with K samples (vae.iwae), ≤ neg_elbo,
+                   with iwae_stderr, its standard error over the test images
 
-Usage: python -m vae.evaluate [--model DIR] [--json]
+Usage: python -m vae.evaluate [--model DIR] [--json] [--iwae-k 1000] [--iwae-images N]
 """
 import argparse
 import json
@@ -40,18 +42,29 @@ def elbo_terms(model, images, seed=0, batch=2048):
     return recon, kl_per_image(z_mean.astype("float64"), z_log_var.astype("float64")), z_mean
 
 
-def evaluate(model, arrays, seed=0):
-    """The four held-out metrics for `model` on the verified MNIST `arrays`."""
+def evaluate(model, arrays, seed=0, spec=None, iwae_k=0, iwae_images=None):
+    """The held-out metrics for `model` on the verified `arrays` of dataset `spec`
+    (a DatasetSpec or name; None is the default dataset). With iwae_k > 0, also the
+    IWAE bound with K = iwae_k on the first `iwae_images` test images (None: all)."""
+    from vae.datasets import get_dataset
     from vae.knn import knn_accuracy
     from vae.model import encode_all
+    spec = get_dataset(spec)
     recon, kl, z_test = elbo_terms(model, arrays["x_test"], seed)
     z_train, _ = encode_all(model, arrays["x_train"])
     return {
         "neg_elbo": float(np.mean(recon + kl)),
         "reconstruction": float(np.mean(recon)),
         "kl": float(np.mean(kl)),
-        "knn5_accuracy": knn_accuracy(z_train, arrays["y_train"], z_test, arrays["y_test"], k=5),
+        "knn5_accuracy": knn_accuracy(z_train, arrays["y_train"], z_test, arrays["y_test"], k=5,
+                                      n_classes=spec.n_classes),
+        **(iwae_of(model, arrays, iwae_k, iwae_images, seed) if iwae_k else {}),
     }
+
+
+def iwae_of(model, arrays, k, n_images=None, seed=0):
+    from vae.iwae import iwae_metrics
+    return iwae_metrics(model, arrays["x_test"][:n_images], k=k, seed=seed)
 
 
 def main(argv=None):
@@ -59,26 +72,40 @@ def main(argv=None):
     parser.add_argument("--model", help="model directory or name in models/ (default: the shipped model)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--seed", type=int, default=0, help="seed of the z samples")
+    parser.add_argument("--iwae-k", type=int, default=1000,
+                        help="importance samples per image for the IWAE bound; 0 skips it")
+    parser.add_argument("--iwae-images", type=int, default=None,
+                        help="IWAE on the first N test images only (default: all; K decodes each)")
     args = parser.parse_args(argv)
 
+    from vae.config import recorded_dataset
     from vae.data import DataError, load_arrays
+    from vae.datasets import get_dataset
     from vae.model import load_vae
-    from vae.store import MODEL_FILE, resolve_model_dir
+    from vae.store import MODEL_FILE, read_metadata, resolve_model_dir
     try:
         model_dir = resolve_model_dir(args.model)
-        arrays = load_arrays()
-    except (FileNotFoundError, DataError) as err:
+        spec = get_dataset(recorded_dataset(read_metadata(model_dir)))
+        arrays = load_arrays(dataset=spec)
+    except (FileNotFoundError, ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    metrics = evaluate(load_vae(model_dir / MODEL_FILE), arrays, args.seed)
+    metrics = evaluate(load_vae(model_dir / MODEL_FILE), arrays, args.seed, spec,
+                       iwae_k=args.iwae_k, iwae_images=args.iwae_images)
+    if "iwae_nll" in metrics:
+        metrics["iwae_neg_log_likelihood"] = metrics.pop("iwae_nll")
+    metrics["dataset"] = spec.name
     metrics["model"] = str(model_dir)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"model           {model_dir}")
+        print(f"model           {model_dir} ({spec.title})")
         print(f"-ELBO           {metrics['neg_elbo']:.2f} nats/image")
         print(f"  reconstruction {metrics['reconstruction']:.2f}")
         print(f"  KL             {metrics['kl']:.2f}")
+        if "iwae_neg_log_likelihood" in metrics:
+            print(f"IWAE -log p(x)  {metrics['iwae_neg_log_likelihood']:.2f} ± {metrics['iwae_stderr']:.2f} "
+                  f"nats/image (K = {metrics['iwae_k']}, {metrics['iwae_images']} images)")
         print(f"5-NN accuracy   {metrics['knn5_accuracy']:.4f}")
     return 0
 

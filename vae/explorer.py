@@ -15,8 +15,9 @@ import numpy as np
 from vae import knn
 from vae.browser_files import model_fingerprint, read_browser_files, write_browser_files
 from vae.data import load_arrays, to_model_input
+from vae.config import recorded_dataset
+from vae.datasets import get_dataset
 from vae.export import b64_float32
-from vae.figures import DIGIT_COLORS
 from vae.latent import latent_extent
 from vae.store import MODEL_FILE, read_metadata
 
@@ -49,6 +50,7 @@ class Explorer:
     name: str
     model_dir: Path
     metadata: dict
+    dataset: object  # the DatasetSpec the model was trained on: classes, colours, nouns
     x_test: np.ndarray  # uint8 (n, h, w)
     y_test: np.ndarray
     z_test: np.ndarray  # z_mean of every test image
@@ -71,15 +73,15 @@ class Explorer:
 
     @property
     def class_names(self):
-        return tuple(str(c) for c in range(10))
+        return self.dataset.class_names
 
     @property
     def class_colors(self):
-        return DIGIT_COLORS
+        return self.dataset.class_colors
 
     @property
     def noun(self):
-        return "digit"
+        return self.dataset.item_noun
 
     # -- the Keras model, loaded in the background
 
@@ -164,7 +166,8 @@ def open_explorer(model_dir, arrays=None, after_load=None):
     whose browser files are missing, which are then made once and kept."""
     model_dir = Path(model_dir)
     metadata = read_metadata(model_dir)
-    arrays = arrays if arrays is not None else load_arrays()
+    dataset = get_dataset(recorded_dataset(metadata))
+    arrays = arrays if arrays is not None else load_arrays(dataset=dataset)
     fingerprint = model_fingerprint(model_dir)
     files = read_browser_files(model_dir, fingerprint)
     prepared_now = files is None
@@ -181,7 +184,7 @@ def open_explorer(model_dir, arrays=None, after_load=None):
     if description["latent_dim"] != 2:  # the pad, maps and grid are planes
         raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has "
                          f"{description['latent_dim']} dims")
-    return Explorer(name=model_dir.name, model_dir=model_dir, metadata=metadata,
+    return Explorer(name=model_dir.name, model_dir=model_dir, metadata=metadata, dataset=dataset,
                     x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=z_mean,
                     z_test_log_var=z_log_var, decoder_description=description,
                     fingerprint=fingerprint, prepared_now=prepared_now, _model_future=future)

@@ -1,7 +1,8 @@
 """Plotly figures of the latent space and of training, free of Streamlit.
 
-One colour per digit, shared by every figure, so a "1" is the same orange on
-the pad, the map and the training preview.
+One colour per class, from the dataset spec and shared by every figure, so a
+"1" is the same orange on the pad, the map and the training preview. Functions
+that draw classes take an optional `spec` (a DatasetSpec or name; default MNIST).
 """
 import base64
 import io
@@ -10,8 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+from vae.datasets import MNIST, get_dataset
+
+DIGIT_COLORS = MNIST.class_colors  # kept for older callers; new code asks a spec
 MARKER_COLOR = "#111111"
 
 
@@ -26,45 +28,48 @@ def _square_axes(fig, extent, height, fixed=True):
     return fig
 
 
-def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, showlegend=True):
-    """One Scattergl trace per digit, so the legend lists 0–9 and toggles each."""
+def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, showlegend=True,
+                 spec=None):
+    """One Scattergl trace per class, so the legend lists every class and toggles each."""
+    spec = get_dataset(spec)
     traces = []
-    for digit in range(10):
-        rows = np.flatnonzero(labels == digit)
+    for label, (name, color) in enumerate(zip(spec.class_names, spec.class_colors)):
+        rows = np.flatnonzero(labels == label)
         traces.append(go.Scattergl(
-            x=z[rows, 0], y=z[rows, 1], mode="markers", name=str(digit),
-            legendgroup=str(digit), showlegend=showlegend,
-            marker=dict(color=DIGIT_COLORS[digit], size=size, opacity=opacity),
+            x=z[rows, 0], y=z[rows, 1], mode="markers", name=name,
+            legendgroup=name, showlegend=showlegend,
+            marker=dict(color=color, size=size, opacity=opacity),
             # a clicked dot stands out; the rest fade but stay readable as a map
             selected=dict(marker=dict(size=14, opacity=1.0)), unselected=dict(marker=dict(opacity=0.35)),
             customdata=rows if customdata is None else customdata[rows],
-            hovertemplate=(f"digit {digit} · test #%{{customdata}}<br>z = (%{{x:.2f}}, %{{y:.2f}})"
+            hovertemplate=(f"{spec.item_noun} {name} · test #%{{customdata}}<br>z = (%{{x:.2f}}, %{{y:.2f}})"
                            "<extra></extra>") if hover else None,
             hoverinfo=None if hover else "skip",
         ))
     return traces
 
 
-def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None):
-    """All test digits at their z_mean, plus two overlay traces, hidden when empty:
-    a drawn digit's marker and its 2σ ellipse.
+def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None, spec=None):
+    """All test images at their z_mean, plus two overlay traces, hidden when empty:
+    a drawn image's marker and its 2σ ellipse.
     """
-    fig = go.Figure(digit_traces(z_test, labels))
+    spec = get_dataset(spec)
+    fig = go.Figure(digit_traces(z_test, labels, spec=spec))
     # Overlays are WebGL too: plotly draws SVG traces beneath every WebGL layer.
     fig.add_trace(go.Scattergl(x=[], y=[], mode="lines", name="2σ of q(z|x)",
                              line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
     fig.add_trace(go.Scattergl(
-        x=[], y=[], mode="markers", name="your digit",
+        x=[], y=[], mode="markers", name=f"your {spec.item_noun}",
         marker=dict(symbol="star", size=20, color="#ffd400", line=dict(width=2, color=MARKER_COLOR)),
-        hovertemplate="your digit<br>z = (%{x:.2f}, %{y:.2f})<extra></extra>"))
-    fig.update_layout(legend=dict(title_text="digit", itemsizing="constant"), dragmode="zoom")
+        hovertemplate=f"your {spec.item_noun}<br>z = (%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
+    fig.update_layout(legend=dict(title_text=spec.item_noun, itemsizing="constant"), dragmode="zoom")
     set_overlays(fig, highlight, ellipse)
     return _square_axes(fig, extent, height, fixed=False)
 
 
 def set_overlays(fig, highlight=None, ellipse=None):
     """Move the overlays of a `map_figure` in place: cheap, unlike rebuilding 10k points."""
-    ellipse_trace, highlight_trace = fig.data[10:12]
+    ellipse_trace, highlight_trace = fig.data[-2:]  # added last, after one trace per class
     for trace, xy in ((ellipse_trace, ellipse),
                       (highlight_trace, None if highlight is None else ([highlight[0]], [highlight[1]]))):
         trace.visible = xy is not None
@@ -173,10 +178,12 @@ def live_training_figure(recent, history, batches_per_epoch, height=320):
     return _loss_axes(fig, height)
 
 
-def preview_scatter(z, labels, epoch, height=320):
-    fig = go.Figure(digit_traces(z, labels, opacity=0.7, size=4, hover=False))
+def preview_scatter(z, labels, epoch, height=320, spec=None):
+    spec = get_dataset(spec)
+    fig = go.Figure(digit_traces(z, labels, opacity=0.7, size=4, hover=False, spec=spec))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      title=dict(text=f"z_mean of 2,000 test digits, epoch {epoch}", font=dict(size=13)),
+                      title=dict(text=f"z_mean of {len(z):,} test {spec.item_noun}s, epoch {epoch}",
+                                 font=dict(size=13)),
                       legend=dict(itemsizing="constant"), xaxis_title="z[0]", yaxis_title="z[1]")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig

@@ -24,10 +24,14 @@ def nearest(reference, queries, k=5, chunk=256):
     return out
 
 
-def vote(neighbour_labels, n_classes=10):
-    """Majority label per row; ties go to the label of the nearer neighbour."""
+def vote(neighbour_labels, n_classes=None):
+    """Majority label per row; ties go to the label of the nearer neighbour.
+
+    n_classes is the dataset spec's; None counts up to the largest label seen.
+    """
     neighbour_labels = np.atleast_2d(neighbour_labels)
     n, k = neighbour_labels.shape
+    n_classes = int(neighbour_labels.max()) + 1 if n_classes is None else n_classes
     counts = np.zeros((n, n_classes), dtype=np.int64)
     np.add.at(counts, (np.repeat(np.arange(n), k), neighbour_labels.ravel()), 1)
     # Tie-break: among the labels with the top count, the one seen first wins.
@@ -36,11 +40,11 @@ def vote(neighbour_labels, n_classes=10):
     return neighbour_labels[np.arange(n), is_best.argmax(axis=1)]
 
 
-def knn_predict(reference, reference_labels, queries, k=5):
+def knn_predict(reference, reference_labels, queries, k=5, n_classes=None):
     idx = nearest(reference, queries, k)
-    return vote(np.asarray(reference_labels)[idx]), idx
+    return vote(np.asarray(reference_labels)[idx], n_classes), idx
 
 
-def knn_accuracy(reference, reference_labels, queries, query_labels, k=5):
-    predicted, _ = knn_predict(reference, reference_labels, queries, k)
+def knn_accuracy(reference, reference_labels, queries, query_labels, k=5, n_classes=None):
+    predicted, _ = knn_predict(reference, reference_labels, queries, k, n_classes)
     return float(np.mean(predicted == np.asarray(query_labels)))

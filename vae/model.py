@@ -1,6 +1,6 @@
-"""The reference convolutional VAE, with small named builders.
+"""The convolutional VAE: an encoder/decoder pair from vae.architectures plus the loss.
 
-Architecture (exactly the reference's):
+The default architecture, "reference", is exactly the blog post's:
   encoder: 28x28x1 → Conv2D(32,3,s2) → Conv2D(64,3,s2) → Flatten → Dense(16)
            → z_mean, z_log_var → Sampling
   decoder: Dense(7*7*64) → Reshape → Conv2DTranspose(32,3,s2) → Conv2DTranspose(1,3,s2,sigmoid)
@@ -12,10 +12,12 @@ import numpy as np
 import keras
 from keras import layers, ops
 
+from vae import architectures
 from vae.data import to_model_input
 from vae.loss import KL_REDUCTIONS, vae_loss_terms
 
-IMAGE_SHAPE = (28, 28, 1)
+DEFAULT_IMAGE_SHAPE = (28, 28)  # what models saved before image_shape was recorded were trained on
+IMAGE_SHAPE = DEFAULT_IMAGE_SHAPE + (1,)  # kept for older callers; a model's own is model.input_image_shape
 
 
 @keras.saving.register_keras_serializable(package="vae")
@@ -36,25 +38,12 @@ class Sampling(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(latent_dim=2):
-    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
-    x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(16, activation="relu")(x)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-    z = Sampling(name="z")([z_mean, z_log_var])
-    return keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
+def build_encoder(latent_dim=2, arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE):
+    return architectures.build_encoder(arch, latent_dim, image_shape)
 
 
-def build_decoder(latent_dim=2):
-    latent_inputs = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
-    x = layers.Reshape((7, 7, 64))(x)
-    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
-    outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", strides=2, padding="same")(x)
-    return keras.Model(latent_inputs, outputs, name="decoder")
+def build_decoder(latent_dim=2, arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE):
+    return architectures.build_decoder(arch, latent_dim, image_shape)
 
 
 @keras.saving.register_keras_serializable(package="vae")
@@ -63,15 +52,18 @@ class VAE(keras.Model):
 
     METRIC_NAMES = ("loss", "reconstruction_loss", "kl_loss", "neg_elbo")
 
-    def __init__(self, latent_dim=2, beta=1.0, kl_reduction="mean", **kwargs):
+    def __init__(self, latent_dim=2, beta=1.0, kl_reduction="mean", arch=architectures.DEFAULT_ARCH,
+                 image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
         super().__init__(**kwargs)
         if kl_reduction not in KL_REDUCTIONS:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {kl_reduction!r}")
         self.latent_dim = int(latent_dim)
         self.beta = float(beta)
         self.kl_reduction = kl_reduction
-        self.encoder = build_encoder(self.latent_dim)
-        self.decoder = build_decoder(self.latent_dim)
+        self.arch = arch
+        self.image_shape = tuple(int(n) for n in image_shape)  # (rows, cols); JSON gives a list
+        self.encoder = build_encoder(self.latent_dim, arch, self.image_shape)
+        self.decoder = build_decoder(self.latent_dim, arch, self.image_shape)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRIC_NAMES}
         self._fast_encode = None
         self._fast_decode = None
@@ -113,25 +105,30 @@ class VAE(keras.Model):
         return self._update_trackers(self._loss_terms(x, training=False))
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim,
-                "beta": self.beta, "kl_reduction": self.kl_reduction}
+        return {**super().get_config(), "latent_dim": self.latent_dim, "beta": self.beta,
+                "kl_reduction": self.kl_reduction, "arch": self.arch, "image_shape": list(self.image_shape)}
+
+    @property
+    def input_image_shape(self):
+        """(rows, cols, 1): what encode() takes."""
+        return self.image_shape + (1,)
 
     # -- fast inference: a traced function per model, ~1 ms a call, not predict()'s ~100 ms
 
     def encode(self, images):
-        """float32 (n,28,28,1) in [0,1] → (z_mean, z_log_var) as NumPy arrays."""
+        """float32 (n, rows, cols, 1) in [0,1] → (z_mean, z_log_var) as NumPy arrays."""
         if self._fast_encode is None:
             import tensorflow as tf
             encoder = self.encoder
             self._fast_encode = tf.function(
                 lambda x: encoder(x, training=False)[:2], reduce_retracing=True,
-                input_signature=[tf.TensorSpec((None,) + IMAGE_SHAPE, tf.float32)])
-        images = np.asarray(images, dtype="float32").reshape((-1,) + IMAGE_SHAPE)
+                input_signature=[tf.TensorSpec((None,) + self.input_image_shape, tf.float32)])
+        images = np.asarray(images, dtype="float32").reshape((-1,) + self.input_image_shape)
         z_mean, z_log_var = self._fast_encode(images)
         return z_mean.numpy(), z_log_var.numpy()
 
     def decode(self, z):
-        """(n, latent_dim) → float32 images (n, 28, 28) in [0, 1]."""
+        """(n, latent_dim) → float32 images (n, rows, cols) in [0, 1]."""
         if self._fast_decode is None:
             import tensorflow as tf
             decoder = self.decoder
@@ -152,9 +149,12 @@ def encode_all(model, images, batch=2048):
     return np.concatenate(means), np.concatenate(log_vars)
 
 
-def build_vae(latent_dim=2, beta=1.0, kl_reduction="mean", learning_rate=1e-3):
-    model = VAE(latent_dim=latent_dim, beta=beta, kl_reduction=kl_reduction)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+def build_vae(latent_dim=2, beta=1.0, kl_reduction="mean", learning_rate=1e-3,
+              arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE, **compile_kwargs):
+    """A compiled VAE. `learning_rate` may be a float or a keras LearningRateSchedule."""
+    model = VAE(latent_dim=latent_dim, beta=beta, kl_reduction=kl_reduction, arch=arch,
+                image_shape=image_shape)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), **compile_kwargs)
     return model
 
 

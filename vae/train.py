@@ -58,13 +58,16 @@ def fit(config, arrays, callbacks=(), user_stop=None, verbose=1):
     """Build and train a model. Returns (model, summary dict for the metadata)."""
     import keras
     from vae.data import to_model_input
+    from vae.datasets import get_dataset
     from vae.model import build_vae
 
     config.validate()
     keras.utils.set_random_seed(config.seed)
     train_u8, val_u8 = training_images(arrays, config)
     x_train, x_val = to_model_input(train_u8), to_model_input(val_u8)
-    model = build_vae(config.latent_dim, config.beta, config.kl_reduction, config.learning_rate)
+    spec = get_dataset(config.dataset)
+    model = build_vae(config.latent_dim, config.beta, config.kl_reduction, config.learning_rate,
+                      arch=config.arch, image_shape=spec.image_shape)
     early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                           restore_best_weights=True)
     all_callbacks = [early, *callbacks] + ([user_stop] if user_stop is not None else [])
@@ -93,6 +96,8 @@ def build_metadata(config, summary, metrics, data_hash, name):
     return {
         "name": name,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "dataset": config.dataset,
+        "arch": config.arch,
         "options": dataclasses.asdict(config),
         **summary,
         "metrics": metrics,
@@ -110,7 +115,8 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
     `keep_partial` is a bool, or a zero-argument callable asked when training ends
     (so a trainer process can read the user's latest choice).
     """
-    from vae.data import CONTENT_SHA256, load_arrays
+    from vae.data import load_arrays
+    from vae.datasets import get_dataset
     from vae.evaluate import evaluate
     from vae.browser_files import write_browser_files
     from vae.store import write_model_dir
@@ -118,13 +124,14 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
     out = Path(out)
     if out.exists():  # fail before spending minutes on training
         raise FileExistsError(f"{out} already exists; choose another --out")
-    arrays = arrays if arrays is not None else load_arrays()
+    spec = get_dataset(config.dataset)
+    arrays = arrays if arrays is not None else load_arrays(dataset=spec)
     model, summary = fit(config, arrays, callbacks, user_stop, verbose)
     keep = keep_partial() if callable(keep_partial) else keep_partial
     if summary["stop_reason"] == STOP_USER and not keep:
         return None
-    metrics = evaluate(model, arrays, seed=config.seed)
-    metadata = build_metadata(config, summary, metrics, CONTENT_SHA256, out.name)
+    metrics = evaluate(model, arrays, seed=config.seed, spec=spec)
+    metadata = build_metadata(config, summary, metrics, spec.content_sha256, out.name)
     model_dir = write_model_dir(model, metadata, out)
     # What the browser decodes from; a crash before this only means the explorer makes them once.
     write_browser_files(model, model_dir, arrays["x_test"])
@@ -137,8 +144,13 @@ def default_out_dir(models_dir=None):
 
 
 def parse_args(argv=None):
+    from vae.architectures import ARCHITECTURES
+    from vae.datasets import DATASETS
     d = TrainConfig()
-    p = argparse.ArgumentParser(description="Train the reference conv VAE on the bundled MNIST.")
+    p = argparse.ArgumentParser(description="Train a conv VAE on a bundled dataset.")
+    p.add_argument("--dataset", choices=tuple(DATASETS), default=d.dataset)
+    p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=d.arch,
+                   help="encoder/decoder pair (vae/architectures.py)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
@@ -146,7 +158,7 @@ def parse_args(argv=None):
                    help="mean over latent dims (reference) or sum (true ELBO)")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
     p.add_argument("--train-on", choices=("train", "all"), default=d.train_on,
-                   help="train: the 60k split, test unseen; all: 70k, as the reference did")
+                   help="train: the training split, test unseen; all: both, as the reference did")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--patience", type=int, default=d.patience)
@@ -160,7 +172,7 @@ def main(argv=None):
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, beta=args.beta,
                          kl_reduction=args.kl_reduction, latent_dim=args.latent_dim,
                          train_on=args.train_on, limit=args.limit, seed=args.seed,
-                         patience=args.patience)
+                         patience=args.patience, dataset=args.dataset, arch=args.arch)
     from vae.data import DataError
     try:
         config.validate()

@@ -1,0 +1,112 @@
+"""Encoder/decoder pairs by name: small named builders, one pair per architecture.
+
+Every builder takes (latent_dim, image_shape) with image_shape = (rows, cols), one
+grey channel, rows and cols divisible by 4 (two stride-2 steps). Decoders use only
+Dense, Reshape, Conv2D and Conv2DTranspose with relu, sigmoid or linear: the layers
+the browser decoder implements.
+
+Keras is imported inside the builders: the registry's names are read (e.g. by
+TrainConfig.validate in the job manager) before TensorFlow may be imported.
+"""
+
+DEFAULT_ARCH = "reference"
+
+
+def _check_shape(image_shape):
+    rows, cols = image_shape
+    if rows % 4 or cols % 4:
+        raise ValueError(f"image shape {image_shape}: rows and cols must be divisible by 4")
+    return rows, cols
+
+
+def _encoder_head(inputs, x, latent_dim):
+    """z_mean, z_log_var and the sampled z on top of a feature vector `x`."""
+    import keras
+    from keras import layers
+    from vae.model import Sampling  # the layer lives with the model it serialises in
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    z = Sampling(name="z")([z_mean, z_log_var])
+    return keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
+
+
+# -- reference: the blog post's model, exactly (encoder 69,076 params, decoder 28,161 at 28x28)
+
+def reference_encoder(latent_dim, image_shape):
+    import keras
+    from keras import layers
+    rows, cols = _check_shape(image_shape)
+    inputs = keras.Input(shape=(rows, cols, 1), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(16, activation="relu")(x)
+    return _encoder_head(inputs, x, latent_dim)
+
+
+def reference_decoder(latent_dim, image_shape):
+    import keras
+    from keras import layers
+    rows, cols = _check_shape(image_shape)
+    latent_inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(rows // 4 * cols // 4 * 64, activation="relu")(latent_inputs)
+    x = layers.Reshape((rows // 4, cols // 4, 64))(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", strides=2, padding="same")(x)
+    return keras.Model(latent_inputs, outputs, name="decoder")
+
+
+# -- large: deeper on both sides; a 2-D code needs an MLP to unfold it before the convs
+
+def large_encoder(latent_dim, image_shape):
+    import keras
+    from keras import layers
+    rows, cols = _check_shape(image_shape)
+    inputs = keras.Input(shape=(rows, cols, 1), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2D(16, 1, activation="relu")(x)  # 1x1 squeeze: keeps the Dense below small
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dense(64, activation="relu")(x)
+    return _encoder_head(inputs, x, latent_dim)
+
+
+def large_decoder(latent_dim, image_shape):
+    import keras
+    from keras import layers
+    rows, cols = _check_shape(image_shape)
+    latent_inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(64, activation="relu")(latent_inputs)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dense(rows // 4 * cols // 4 * 32, activation="relu")(x)
+    x = layers.Reshape((rows // 4, cols // 4, 32))(x)
+    x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(x)
+    outputs = layers.Conv2D(1, 3, activation="sigmoid", padding="same")(x)
+    return keras.Model(latent_inputs, outputs, name="decoder")
+
+
+ARCHITECTURES = {
+    "reference": (reference_encoder, reference_decoder),
+    "large": (large_encoder, large_decoder),
+}
+
+
+def get_builders(arch):
+    try:
+        return ARCHITECTURES[arch]
+    except KeyError:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
+
+
+def build_encoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=(28, 28)):
+    return get_builders(arch)[0](int(latent_dim), tuple(image_shape))
+
+
+def build_decoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=(28, 28)):
+    return get_builders(arch)[1](int(latent_dim), tuple(image_shape))

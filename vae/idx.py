@@ -1,0 +1,120 @@
+"""Read the IDX files MNIST-style datasets ship in, and convert them to our .npz.
+
+Hand-written (about 40 lines) because no installed library reads IDX with header
+checks, and the format is two big-endian header words plus raw bytes.
+
+Usage (needs Debian's dataset-fashion-mnist only here, never at run time):
+  python -m vae.idx /usr/share/datasets/fashion-mnist data/fashion-mnist.npz
+"""
+import argparse
+import gzip
+import os
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
+LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+SPLIT_FILES = {  # the file names of the original MNIST and Fashion-MNIST releases
+    "x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+class IdxError(ValueError):
+    """An IDX file that is not what its header, or we, expect."""
+
+
+def _open(path):
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _read(path):
+    try:
+        with _open(path) as f:
+            return f.read()
+    except (OSError, EOFError) as err:  # gzip raises these on a cut-off stream
+        raise IdxError(f"{path}: unreadable or truncated ({err})") from err
+
+
+def _parse(raw, path, magic, n_dims):
+    header = 4 + 4 * n_dims
+    if len(raw) < 4:
+        raise IdxError(f"{path}: truncated header ({len(raw)} bytes)")
+    found = struct.unpack(">I", raw[:4])[0]
+    if found != magic:  # checked first: the wrong kind of file is the likelier mistake
+        raise IdxError(f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x}")
+    if len(raw) < header:
+        raise IdxError(f"{path}: truncated header ({len(raw)} bytes)")
+    dims = struct.unpack(f">{n_dims}I", raw[4:header])
+    expected = int(np.prod(dims)) + header
+    if len(raw) != expected:
+        raise IdxError(f"{path}: {len(raw)} bytes, the header {dims} promises {expected}: truncated or padded")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_images(path, image_shape=(28, 28)):
+    """uint8 (n, rows, cols) from an idx3-ubyte file, checked against `image_shape`."""
+    images = _parse(_read(path), path, IMAGES_MAGIC, 3)
+    if images.shape[1:] != tuple(image_shape):
+        raise IdxError(f"{path}: images are {images.shape[1:]}, expected {tuple(image_shape)}")
+    return images
+
+
+def read_labels(path):
+    """uint8 (n,) from an idx1-ubyte file."""
+    return _parse(_read(path), path, LABELS_MAGIC, 1)
+
+
+def read_split_dir(directory, image_shape=(28, 28)):
+    """The four arrays of a release directory, with images and labels counted alike."""
+    directory = Path(directory)
+    arrays = {}
+    for key, name in SPLIT_FILES.items():
+        path = directory / name
+        arrays[key] = read_images(path, image_shape) if key.startswith("x") else read_labels(path)
+    for split in ("train", "test"):
+        if len(arrays["x_" + split]) != len(arrays["y_" + split]):
+            raise IdxError(f"{directory}: {len(arrays['x_' + split])} {split} images "
+                           f"but {len(arrays['y_' + split])} labels")
+    return arrays
+
+
+def write_npz_atomic(arrays, dest):
+    """numpy.savez_compressed to a temporary file in the same directory, renamed into place."""
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def main(argv=None):
+    from vae.data import content_hash
+    parser = argparse.ArgumentParser(description="Convert an IDX release directory to a .npz.")
+    parser.add_argument("source", type=Path, help="directory with the four *-ubyte.gz files")
+    parser.add_argument("dest", type=Path, help="the .npz to write, e.g. data/fashion-mnist.npz")
+    args = parser.parse_args(argv)
+    try:
+        arrays = read_split_dir(args.source)
+    except IdxError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_npz_atomic(arrays, args.dest)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
+    print(f"wrote {args.dest}: {shapes}; content_sha256 {content_hash(arrays)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
