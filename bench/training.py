@@ -2,8 +2,8 @@
 
   cli_samples_per_second       `python -m vae.train` on the same data (the baseline)
   job_samples_per_second       the trainer the Train tab starts (vae.jobs: own process, nice 10)
-  pad_click_ms_idle            pad click → new digit in Chromium, no job running (baseline)
-  pad_click_ms_training        the same while a job trains on the same 2 cores
+  pad_commit_ms_idle           pad click → kept point back from the server, no job running (baseline)
+  pad_commit_ms_training       the same while a job trains on the same 2 cores
   stop_to_exit_s               Stop (discard) pressed → trainer process gone
   stop_keep_to_exit_s          Stop (keep) → process gone, after evaluating and saving
 
@@ -89,10 +89,10 @@ def main():
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(url + "/")
                 wait_ready(page, timeout=180_000)
-                result["pad_click_ms_idle"] = summary(pad_clicks(page, url, args.clicks))
+                result["pad_commit_ms_idle"] = summary(pad_clicks(page, url, args.clicks))
                 manager.start(TrainConfig(epochs=100))  # the full 54k split: busy throughout
                 wait_for_epoch(manager, 1)
-                result["pad_click_ms_training"] = summary(pad_clicks(page, url, args.clicks))
+                result["pad_commit_ms_training"] = summary(pad_clicks(page, url, args.clicks))
                 manager.stop(keep=False)
                 manager.wait(timeout=300)
                 browser.close()

@@ -149,8 +149,10 @@ def place_centred(patch, size=SIZE, centre=CENTRE):
     return field
 
 
-def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15):
-    """A canvas drawing → DrawingResult with an MNIST-style (28, 28) float32 image.
+def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15, size=SIZE):
+    """A canvas drawing → DrawingResult with an MNIST-style (size, size) float32 image.
+
+    MNIST's proportions scale with `size`: the box is 20/28 of it, the centre at its middle.
 
     `drawing` is RGBA uint8 (ink in alpha) or grayscale (ink high). A canvas is
     blank, with a hint rather than an error, when it has fewer than
@@ -167,7 +169,8 @@ def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15):
     too_small = max(right - left, bottom - top) < min_size * min(ink.shape)
     if too_few or too_small:
         return DrawingResult(None, True, bbox, DOT_MESSAGE)
-    image = place_centred(fit_box(ink[top:bottom, left:right]))
+    box = max(1, round(size * BOX / SIZE))
+    image = place_centred(fit_box(ink[top:bottom, left:right], box), size, size * CENTRE / SIZE)
     return DrawingResult(image, False, bbox)
 
 

@@ -27,10 +27,28 @@ LOOKS_LIKE_K = 10
 _LOADER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-model-loader")
 
 
-def _load_model(model_file, image_shape, after_load):
+LOAD_ATTEMPTS = 3
+
+
+def _load_keras(model_file):
+    """load_vae, tried again when a concurrent keras.backend.clear_session() broke it.
+
+    Streamlit calls clear_session() after every script run, and it resets Keras' naming
+    state for every thread: a model being built in this thread at that moment can end
+    up with two layers of the same auto-generated name, and Keras refuses it.
+    """
     from vae.model import load_vae  # the TensorFlow import happens here, off the page's path
 
-    model = load_vae(model_file)
+    for attempt in range(LOAD_ATTEMPTS):
+        try:
+            return load_vae(model_file)
+        except ValueError as err:
+            if "is used" not in str(err) or "times in the model" not in str(err) or attempt == LOAD_ATTEMPTS - 1:
+                raise
+
+
+def _load_model(model_file, image_shape, after_load):
+    model = _load_keras(model_file)
     model.decode(np.zeros((1, model.latent_dim), "float32"))  # trace the fast paths now
     model.encode(np.zeros((1, *image_shape, 1), "float32"))
     if after_load is not None:

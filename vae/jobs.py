@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vae.config import TrainConfig, run_name
+from vae.datasets import get_dataset
 from vae.jobfiles import (ARGS_FILE, CURRENT_FILE, EVAL_SECONDS, JOB_FILE, LOCK_FILE, PREVIEW_FILE,
                           PROGRESS_FILE, STOP_FILE, EventReader, JobInfo, JobStatus, summarize)
 from vae.processes import creation_time, process_state, spawn_trainer
@@ -61,7 +62,8 @@ def check_model_name(name):
 def estimate_seconds(config, samples_per_second):
     """Upper bound of a job's duration (early stopping may end it sooner)."""
     config = _as_config(config)
-    total = 70000 if config.train_on == "all" else 60000
+    spec = get_dataset(config.dataset)
+    total = spec.n_train + spec.n_test if config.train_on == "all" else spec.n_train
     n = min(config.limit or total, total)
     n_train = n - max(1, int(round(n * config.val_fraction)))
     return n_train * config.epochs / samples_per_second + STARTUP_SECONDS + EVAL_SECONDS

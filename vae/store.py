@@ -18,7 +18,7 @@ from vae.data import REPO_ROOT
 
 MODELS_DIR = Path(os.environ.get("VAE_MODELS_DIR", REPO_ROOT / "models"))
 DEFAULT_MODEL = "reference"  # the model the explorer opens with
-SHIPPED_MODELS = (DEFAULT_MODEL, "elbo-sum")  # in the repo: the UI never overwrites or deletes them
+SHIPPED_MODELS = (DEFAULT_MODEL, "elbo-sum", "large", "fashion-reference", "fashion-large")  # in the repo: the UI never overwrites or deletes them
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"

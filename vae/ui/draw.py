@@ -54,6 +54,12 @@ def _drawing(result):
 @st.fragment
 def render(explorer):
     # A fragment: a stroke reruns this section only.
+    if not explorer.dataset.drawable:
+        st.info(f"Drawing is for datasets of strokes, like handwritten digits. {explorer.dataset.title} "
+                f"{explorer.noun}s are grey photographs, and a mouse sketch says little about where one "
+                "would land. Pick an MNIST model in the sidebar to draw, or browse this one on the "
+                "Test-set map.", icon=":material/draw:")
+        return
     left, right = st.columns([1, 1.7], gap="large")
     with left:
         st.markdown("**Draw a digit**")
@@ -78,15 +84,16 @@ def render(explorer):
             with b, st.container(key="draw_reconstruction"):
                 show_digit(explorer.decode_one(z_mean), size=112, caption="reconstruction")
             looks = explorer.looks_like(z_mean)
+            looks_name = explorer.class_names[looks.label]
             sigma = np.exp(0.5 * z_log_var)
             st.markdown(f"Encoded at **z = ({z_mean[0]:.2f}, {z_mean[1]:.2f})**, "
                         f"σ = ({sigma[0]:.2f}, {sigma[1]:.2f}).  \n"
-                        f"Looks like a **{looks.label}**: {looks.share:.0%} of its {len(looks.neighbours)} "
-                        f"nearest test digits in latent space are {looks.label}s.")
+                        f"Looks like a **{looks_name}**: {looks.share:.0%} of its {len(looks.neighbours)} "
+                        f"nearest test {explorer.noun}s in latent space are {looks_name}s.")
             st.caption("The input is cropped, fit into 20×20 and centred by mass in 28×28, as MNIST was made.")
     with right:
         fig = session_figure("draw_map", explorer, lambda: map_figure(
-            explorer.z_test, explorer.y_test, explorer.extent(), height=600))
+            explorer.z_test, explorer.y_test, explorer.extent(), height=600, spec=explorer.dataset))
         set_overlays(fig, highlight=z_mean,
                      ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
         st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})

@@ -5,7 +5,7 @@ from vae.ui.images import show_digit
 from vae.ui.latent_view import latent_line
 from vae.ui.state import current_point
 
-PAD, DRAWN, PICKED, TEST = "Latent pad point", "Your drawn digit", "Digit picked on the map", "Test digit #"
+PAD, DRAWN, PICKED, TEST = "Latent pad point", "Your drawing", "Picked on the test-set map", "Test set #"
 
 
 def _sources():
@@ -30,7 +30,8 @@ def _endpoint(explorer, side, default_index):
              st.number_input("test index", 0, len(explorer.x_test) - 1, default_index,
                              key=f"interp_idx_{side}", label_visibility="collapsed"))
     index = int(index)
-    return explorer.z_test[index], explorer.x_test[index], f"test #{index} (a {explorer.y_test[index]})"
+    label = explorer.class_names[int(explorer.y_test[index])]
+    return explorer.z_test[index], explorer.x_test[index], f"test #{index} (a {label})"
 
 
 def take_t():

@@ -2,6 +2,9 @@
 import streamlit as st
 
 from vae import store
+from vae.config import recorded_arch, recorded_dataset
+from vae.datasets import get_dataset
+from vae.describe import layer_rows, parameter_count
 from vae.figures import history_figure
 from vae.store import (DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata,
                        version_damage)
@@ -20,9 +23,10 @@ def _label(name):
         o, m = meta.get("options", {}), meta.get("metrics", {})
         run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
                else epochs_text(meta["epochs_run"]))
-        data = "70k" if o.get("train_on") == "all" else "60k"
-        data = f"{o['limit']:,} imgs" if o.get("limit") else data
-        return (f"{name}{shipped} · {meta['created'][:10]} · {run}, β {o['beta']:g}, "
+        spec = get_dataset(recorded_dataset(meta))
+        data = f"{o['limit']:,} imgs" if o.get("limit") else ""
+        return (f"{name}{shipped} · {spec.title} · {recorded_arch(meta)} · {meta['created'][:10]} · "
+                f"{run}{', ' + data if data else ''}, β {o['beta']:g}, "
                 f"KL {o['kl_reduction']}, {data} · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}")
     except Exception:  # a version with odd metadata is still pickable, by name
         return name + shipped
@@ -60,7 +64,9 @@ def epochs_text(n):
 
 def describe_options(options):
     kl = "mean over dims (reference)" if options.get("kl_reduction") == "mean" else "sum over dims (true ELBO)"
-    data = "all 70k (train + test, as the reference)" if options.get("train_on") == "all" else "60k train split"
+    spec = get_dataset(recorded_dataset(options))
+    data = (f"all {spec.n_train + spec.n_test:,} {spec.title} images (train + test, as the reference)"
+            if options.get("train_on") == "all" else f"the {spec.n_train:,}-image {spec.title} train split")
     limit = f", first {options['limit']:,} images" if options.get("limit") else ""
     return (f"β = {options.get('beta')}, KL {kl}, {data}{limit}, batch {options.get('batch_size')}, "
             f"seed {options.get('seed')}")
@@ -68,8 +74,9 @@ def describe_options(options):
 
 def _seen_test_note(meta):
     if meta.get("options", {}).get("train_on") == "all":
-        st.warning("Trained on all 70k digits, the test set included: its “test” metrics are not "
-                   "held out and flatter it.", icon=":material/warning:")
+        spec = get_dataset(recorded_dataset(meta))
+        st.warning(f"Trained on all {spec.n_train + spec.n_test:,} {spec.item_noun}s, the test set included: "
+                   "its “test” metrics are not held out and flatter it.", icon=":material/warning:")
 
 
 def sidebar(explorer):
@@ -94,18 +101,26 @@ def sidebar(explorer):
                        mime="application/octet-stream", icon=":material/download:",
                        on_click="ignore", width="stretch", key="download_model")
     st.divider()
-    st.caption("Data: MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, CC BY-SA 3.0.")
+    st.caption(f"Data: {explorer.dataset.credit}.")
 
 
 def render(explorer):
     meta = explorer.metadata
     m = meta.get("metrics", {})
     st.subheader(f"Model “{explorer.name}”")
-    cols = st.columns(4)
+    st.caption(f"{explorer.dataset.title} · architecture “{recorded_arch(meta)}”")
+    cols = st.columns(5)
     cols[0].metric("Test −ELBO (nats)", f"{m.get('neg_elbo', float('nan')):.2f}")
-    cols[1].metric("Reconstruction", f"{m.get('reconstruction', float('nan')):.2f}")
-    cols[2].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
-    cols[3].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
+    if "iwae_nll" in m:
+        cols[1].metric(f"−log p(x), IWAE K={m.get('iwae_k')}", f"{m['iwae_nll']:.2f}",
+                       help=f"The importance-weighted bound: tighter than the ELBO, what papers report. "
+                            f"Standard error ±{m.get('iwae_stderr', float('nan')):.2f} nats.")
+    else:
+        cols[1].metric("−log p(x), IWAE", "not measured",
+                       help="Run python -m vae.evaluate --model DIR to compute it")
+    cols[2].metric("Reconstruction", f"{m.get('reconstruction', float('nan')):.2f}")
+    cols[3].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
+    cols[4].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
     _seen_test_note(meta)
     st.markdown(
         f"Trained {_when(meta.get('created'))} for **{epochs_text(meta.get('epochs_run'))}** "
@@ -118,17 +133,27 @@ def render(explorer):
         st.caption("Solid: training batches; dotted: the held-out validation slice. "
                    "The trained loss uses the KL reduction above; −ELBO always sums KL over dims.")
     with st.expander("Architecture and metrics, precisely"):
+        _architecture(explorer)
+        noun = explorer.noun
         st.markdown(
-            "- **Encoder** 28×28×1 → Conv2D(32, 3, stride 2, ReLU) → Conv2D(64, 3, stride 2, ReLU) → "
-            "Flatten → Dense(16, ReLU) → z_mean, z_log_var (Dense 2 each) → sampling (69,076 parameters)\n"
-            "- **Decoder** Dense(7·7·64, ReLU) → Reshape → Conv2DTranspose(32, 3, stride 2, ReLU) → "
-            "Conv2DTranspose(1, 3, stride 2, sigmoid) (28,161 parameters)\n"
-            "- **−ELBO** on the 10,000 test digits: pixel binary cross-entropy summed per image, with one "
-            "sampled z, plus KL(q(z|x) ‖ N(0, I)) summed over latent dims.\n"
-            "- **5-NN accuracy**: majority label of the 5 nearest training digits (by z_mean) of each test digit.")
+            f"- **−ELBO** on the {len(explorer.x_test):,} test {noun}s: pixel binary cross-entropy summed per "
+            "image, with one sampled z, plus KL(q(z|x) ‖ N(0, I)) summed over latent dims.\n"
+            f"- **−log p(x), IWAE**: the importance-weighted bound with K samples of q(z|x) per {noun}; "
+            "never above the −ELBO.\n"
+            f"- **5-NN accuracy**: majority label of the 5 nearest training {noun}s (by z_mean) of each test {noun}.")
         st.json({k: meta.get(k) for k in ("options", "versions", "data_sha256", "seed")}, expanded=False)
     with st.expander("Delete this version"):
         delete_section(explorer)
+
+
+def _architecture(explorer):
+    """The layers of the loaded model itself, so any architecture is described truly."""
+    with st.spinner("Loading the model…"):
+        model = explorer.model
+    for part in (model.encoder, model.decoder):
+        st.markdown(f"**{part.name.capitalize()}**: {parameter_count(part):,} parameters")
+        st.dataframe(layer_rows(part), hide_index=True, width="stretch",
+                     column_config={"parameters": st.column_config.NumberColumn(format="localized")})
 
 
 def delete_section(explorer):

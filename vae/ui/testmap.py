@@ -30,18 +30,19 @@ def render(explorer):
         # The figure never changes, so Streamlit keeps the chart mounted: zoom and the
         # digits hidden from the legend survive a pick. Plotly itself marks the picked dot.
         fig = session_figure("test_map", explorer, lambda: map_figure(
-            explorer.z_test, explorer.y_test, explorer.extent(), height=620))
+            explorer.z_test, explorer.y_test, explorer.extent(), height=620, spec=explorer.dataset))
         st.plotly_chart(fig, key=MAP_KEY, on_select="rerun", selection_mode="points",
                         config={"displaylogo": False})
-        st.caption("Every held-out test digit at its z_mean. Scroll or drag to zoom, double-click to reset, "
-                   "click a legend entry to hide a digit, click a dot to inspect it.")
+        st.caption(f"Every held-out test {explorer.noun} at its z_mean. Scroll or drag to zoom, double-click "
+                   "to reset, click a legend entry to hide a class, click a dot to inspect it.")
     with right:
         if picked is None:
-            st.info("Click a dot to see that test digit and its reconstruction.", icon=":material/ads_click:")
+            st.info(f"Click a dot to see that test {explorer.noun} and its reconstruction.",
+                    icon=":material/ads_click:")
             return
-        label = int(explorer.y_test[picked])
+        label = explorer.class_names[int(explorer.y_test[picked])]
         z = explorer.z_test[picked]
-        st.markdown(f"**Test digit #{picked}**, labelled **{label}**")
+        st.markdown(f"**Test {explorer.noun} #{picked}**, labelled **{label}**")
         with st.container(key="map_original"):
             show_digit(explorer.x_test[picked], size=168, caption="original")
         with st.container(key="map_reconstruction"):

@@ -7,7 +7,9 @@ import os
 
 import streamlit as st
 
-from vae.config import TrainConfig
+from vae.architectures import ARCHITECTURES
+from vae.config import TrainConfig, recorded_dataset
+from vae.datasets import DATASETS, get_dataset
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
 from vae.jobs import JobAlreadyRunning, JobManager, NotWritableError, estimate_seconds
@@ -60,7 +62,18 @@ def _duration(seconds):
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _settings_form(max_epochs, running):
+ARCH_HELP = {"reference": "the reference post's model, exactly (about 97k parameters)",
+             "large": "wider and deeper, for a sharper decoder (slower to train)"}
+
+
+def _settings_form(max_epochs, running, explorer):
+    c0, c1, _ = st.columns(3)
+    dataset = c0.selectbox("Dataset", list(DATASETS), key="train_dataset",
+                           index=list(DATASETS).index(explorer.dataset.name),
+                           format_func=lambda name: DATASETS[name].title)
+    arch = c1.selectbox("Architecture", list(ARCHITECTURES), key="train_arch",
+                        format_func=lambda name: f"{name}: {ARCH_HELP.get(name, '')}")
+    spec = DATASETS[dataset]
     c0, c1, c2 = st.columns(3)
     epochs = c0.slider("Epochs", 1, max_epochs, min(30, max_epochs), key="train_epochs",
                        help="The reference trains 30 epochs; early stopping (patience 3) may end sooner.")
@@ -70,13 +83,14 @@ def _settings_form(max_epochs, running):
     c0, c1, c2 = st.columns(3)
     kl = c0.radio("KL reduction", ["mean", "sum"], key="train_kl",
                   format_func=lambda v: {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}[v])
+    total = spec.n_train + spec.n_test
     data = c1.radio("Training data", ["train", "all"], key="train_data",
-                    format_func=lambda v: {"train": "60k train split (test stays unseen)",
-                                           "all": "all 70k, as the reference"}[v])
-    limit = c2.number_input("Quick run: first N images (0 = all)", 0, 70000, 0, 500, key="train_limit",
+                    format_func=lambda v: {"train": f"{spec.n_train:,} train split (test stays unseen)",
+                                           "all": f"all {total:,}, as the reference"}[v])
+    limit = c2.number_input("Quick run: first N images (0 = all)", 0, total, 0, 500, key="train_limit",
                             help="A few thousand images train in seconds: good for watching the map form.")
     config = TrainConfig(epochs=int(epochs), beta=float(beta), kl_reduction=kl, train_on=data,
-                         limit=int(limit) or None, seed=int(seed))
+                         limit=int(limit) or None, seed=int(seed), dataset=dataset, arch=arch)
     speed, source = measured_throughput()
     try:
         config.validate()
@@ -108,9 +122,9 @@ def _settings_form(max_epochs, running):
 
 def _progress_text(s):
     if s.phase == "starting":
-        return "Starting the trainer (importing TensorFlow, loading MNIST)…"
+        return "Starting the trainer (importing TensorFlow, loading the data)…"
     if s.phase == "evaluating":
-        return "Training done; evaluating on the 10,000 test digits…"
+        return "Training done; evaluating on the held-out test set…"
     eta = f" · about {_duration(s.eta)} left" if s.eta is not None else ""
     speed = f" · {s.samples_per_second:,.0f} images/s" if s.samples_per_second else ""
     return f"Epoch {s.epoch}/{s.epochs} · batch {s.batch}/{s.batches}{eta}{speed}"
@@ -133,8 +147,9 @@ def _live(manager):
             st.toast(f"Switched the explorer to the new model “{status.name}”.")
         st.rerun(scope="app")
 
-    st.markdown(f"**Job “{status.name}”** · {epochs_text(status.config['epochs'])} · β = {status.config['beta']} · "
-                f"KL {status.config['kl_reduction']} · data {status.config['train_on']}"
+    st.markdown(f"**Job “{status.name}”** · {get_dataset(recorded_dataset(status.config)).title} · "
+                f"{status.config.get('arch', 'reference')} · {epochs_text(status.config['epochs'])} · "
+                f"β = {status.config['beta']} · KL {status.config['kl_reduction']} · data {status.config['train_on']}"
                 + (f" (first {status.config['limit']:,})" if status.config.get("limit") else ""))
     if status.state == "running":
         st.progress(min(max(status.fraction, 0.0), 1.0), text=_progress_text(status))
@@ -183,7 +198,8 @@ def _live(manager):
                      caption=f"decoded 12×12 grid over z ∈ [−{float(preview['extent']):.0f}, "
                              f"{float(preview['extent']):.0f}]²")
         with b:
-            st.plotly_chart(preview_scatter(preview["z"], preview["labels"], epoch, 380),
+            st.plotly_chart(preview_scatter(preview["z"], preview["labels"], epoch, 380,
+                                            spec=get_dataset(recorded_dataset(status.config))),
                             key="train_preview_scatter")
 
 
@@ -202,6 +218,6 @@ def render(explorer):
     if max_epochs < HARD_MAX_EPOCHS:
         st.caption(f"The operator caps training at {max_epochs} epochs.")
     unlock_form("train", "starting, stopping and deleting")
-    _settings_form(max_epochs, running)
+    _settings_form(max_epochs, running, explorer)
     st.divider()
     st.fragment(run_every=1.0 if running else None)(_live)(manager)

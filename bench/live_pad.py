@@ -1,0 +1,170 @@
+"""The live latent pad as a user feels it, in headless Chromium. Prints JSON.
+
+One `streamlit run app.py` server; every run opens fresh browser sessions on it.
+
+  hover_ms                 vae-pad-hover: our pointermove handler starts → digit drawn
+  hover_from_event_ms      vae-pad-hover-from-event: the event's timeStamp → digit drawn
+                           (adds Chromium's input queue, which aligns moves to frames)
+  sweep                    a scripted 2-second sweep across the pad (a Lissajous path, the
+                           pointer moved as fast as Playwright can send moves): frames per
+                           second counted with requestAnimationFrame in the page, the worst
+                           frame gap, and the websocket frames the page sent (goal 0)
+  baseline_idle            the same 2-second sweep over the page's title, which does
+                           nothing on hover: the rAF rate this page and machine give at all
+  sweep_fps_vs_idle        sweep fps / idle fps (1.0 = the pad costs no frames)
+  clicks_1_page            20 clicks 150 ms apart on one page: kept, lost, in order, last in URL
+  clicks_6_pages           the same on 6 pages at once (6 sessions)
+
+Usage: python bench/live_pad.py [--runs 2] [--sweep-s 2]
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
+from tests.e2e.test_live_pad_browser import (OVERLAY, PAD_ROOT, count_frames_sent, page_xy,  # noqa: E402
+                                             rapid_clicks)
+
+RAF_COUNTER = """() => {
+    window.__raf = [];
+    const tick = (t) => { window.__raf.push(t); requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+}"""
+MEASURES = """(names) => Object.fromEntries(names.map((n) => [n, performance.getEntriesByName(n).map((e) => e.duration)]))"""
+CLEAR_MEASURES = "(names) => names.forEach((n) => performance.clearMeasures(n))"
+HOVER = ["vae-pad-hover", "vae-pad-hover-from-event"]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
+
+
+def stats(values):
+    if not values:
+        return {"n": 0}
+    return {"median": round(statistics.median(values), 2), "p95": round(pct(values, 0.95), 2),
+            "max": round(max(values), 2), "n": len(values)}
+
+
+def sweep(page, box, seconds, inset=0.04):
+    """Move the pointer along a Lissajous path over `box` for `seconds`; rAF frames counted in
+    the page over exactly that time. Returns fps, the worst frame gap and the moves sent."""
+    def at(t):
+        phase = 2 * math.pi * t / seconds
+        fx, fy = 0.5 + (0.5 - inset) * math.sin(phase), 0.5 + (0.5 - inset) * math.sin(1.5 * phase + 0.7)
+        return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+    page.mouse.move(*at(0))
+    page.wait_for_timeout(200)
+    start_page = page.evaluate("performance.now()")
+    start, moves = time.monotonic(), 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        page.mouse.move(*at(elapsed))
+        moves += 1
+    end_page = page.evaluate("performance.now()")
+    frames = [t for t in page.evaluate("window.__raf") if start_page <= t <= end_page]
+    gaps = [b - a for a, b in zip(frames, frames[1:])]
+    span_s = (end_page - start_page) / 1000
+    return {"fps": round(len(frames) / span_s, 1), "worst_frame_gap_ms": round(max(gaps), 1) if gaps else None,
+            "p95_frame_gap_ms": round(pct(gaps, 0.95), 1) if gaps else None,
+            "moves_sent": moves, "moves_per_s": round(moves / span_s), "seconds": round(span_s, 2)}
+
+
+def plot_box(box):
+    tl, br = page_xy(box, 0, 0), page_xy(box, 1, 1)
+    return {"x": tl[0], "y": tl[1], "width": br[0] - tl[0], "height": br[1] - tl[1]}
+
+
+def hover_run(browser, url, seconds):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        sent = count_frames_sent(page)
+        page.goto(url + "/")
+        wait_ready(page, timeout=180_000)
+        page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
+        page.wait_for_timeout(1000)  # the model data's receipt and the background load's start are sent
+        page.evaluate(RAF_COUNTER)
+        title = page.locator("h1").first.bounding_box()
+        # baseline: the same path over the title, which nothing listens to
+        idle = sweep(page, {"x": title["x"], "y": title["y"], "width": 430, "height": title["height"]}, seconds)
+        box = plot_box(page.locator(OVERLAY).bounding_box())
+        page.evaluate(CLEAR_MEASURES, HOVER)
+        frames_before, url_before = len(sent), page.url
+        live = sweep(page, box, seconds)
+        page.wait_for_timeout(300)
+        live["ws_frames_sent"] = len(sent) - frames_before
+        live["url_changed"] = page.url != url_before
+        measures = page.evaluate(MEASURES, HOVER)
+        live["hovers_drawn"] = len(measures["vae-pad-hover"])
+        return {"hover_ms": stats(measures["vae-pad-hover"]),
+                "hover_from_event_ms": stats(measures["vae-pad-hover-from-event"]),
+                "sweep": live, "baseline_idle": idle,
+                "sweep_fps_vs_idle": round(live["fps"] / idle["fps"], 3)}
+    finally:
+        context.close()
+
+
+def click_summary(results):
+    return {"pages": len(results), "clicks": sum(r["clicks"] for r in results),
+            "kept": sum(r["kept"] for r in results), "lost": sum(max(0, r["lost"]) for r in results),
+            "all_in_order": all(r["in_order"] for r in results),
+            "last_in_url": all(r["last_in_url"] for r in results),
+            "clicking_s": [r["clicking_s"] for r in results]}
+
+
+def span(runs, path):
+    values = []
+    for run in runs:
+        value = run
+        for key in path:
+            value = value[key]
+        values.append(value)
+    return [min(values), max(values)]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--sweep-s", type=float, default=2.0)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from vae.explorer import open_explorer
+    from vae.store import DEFAULT_MODEL, MODELS_DIR
+
+    extent = open_explorer(MODELS_DIR / DEFAULT_MODEL).extent()
+    started = time.monotonic()
+    proc, url, _ = start_server()
+    runs = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for _ in range(args.runs):
+                run = hover_run(browser, url, args.sweep_s)
+                run["clicks_1_page"] = click_summary(rapid_clicks(url, extent, pages=1))
+                run["clicks_6_pages"] = click_summary(rapid_clicks(url, extent, pages=6))
+                runs.append(run)
+            browser.close()
+    finally:
+        stop_server(proc)
+    ranges = {name: span(runs, path) for name, path in {
+        "hover_ms_median": ("hover_ms", "median"), "hover_ms_p95": ("hover_ms", "p95"),
+        "hover_from_event_ms_median": ("hover_from_event_ms", "median"),
+        "hover_from_event_ms_p95": ("hover_from_event_ms", "p95"),
+        "sweep_fps": ("sweep", "fps"), "idle_fps": ("baseline_idle", "fps"),
+        "sweep_fps_vs_idle": ("sweep_fps_vs_idle",), "sweep_ws_frames_sent": ("sweep", "ws_frames_sent"),
+        "clicks_1_page_lost": ("clicks_1_page", "lost"), "clicks_6_pages_lost": ("clicks_6_pages", "lost"),
+    }.items()}
+    print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
