@@ -20,6 +20,7 @@ Usage: python bench/live_pad.py [--runs 2] [--sweep-s 2]
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -163,7 +164,8 @@ def main():
         "sweep_fps_vs_idle": ("sweep_fps_vs_idle",), "sweep_ws_frames_sent": ("sweep", "ws_frames_sent"),
         "clicks_1_page_lost": ("clicks_1_page", "lost"), "clicks_6_pages_lost": ("clicks_6_pages", "lost"),
     }.items()}
-    print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1)}, indent=2))
+    print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1),
+                      "load_average_1min": round(os.getloadavg()[0], 2)}, indent=2))
 
 
 if __name__ == "__main__":
