@@ -297,3 +297,30 @@ def test_a_link_to_a_damaged_version_shows_an_error_and_a_way_back(damaged_model
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["active_model"] == "reference"
     assert not at.error
+
+
+def test_a_start_that_cannot_write_its_files_leaves_no_trainer_and_no_files(tmp_path, monkeypatch):
+    import errno
+    import vae.jobs
+    from vae.jobfiles import CURRENT_FILE
+    from vae.processes import pid_alive
+
+    real_write, real_spawn, spawned = vae.jobs.write_json_atomic, vae.jobs.spawn_trainer, []
+
+    def write(path, obj):
+        if path.name == CURRENT_FILE:  # the last step: the trainer is already running
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, obj)
+
+    def spawn(job_dir):
+        spawned.append(real_spawn(job_dir))
+        return spawned[-1]
+
+    monkeypatch.setattr(vae.jobs, "write_json_atomic", write)
+    monkeypatch.setattr(vae.jobs, "spawn_trainer", spawn)
+    manager = JobManager(tmp_path / "jobs", tmp_path / "models", threads=1)
+    with pytest.raises(OSError, match="No space left"):
+        manager.start(TINY, name="never")
+    assert len(spawned) == 1 and not pid_alive(spawned[0].pid)
+    assert manager.job() is None and manager.status() is None
+    assert [p for p in manager.runtime_dir.iterdir() if p.is_dir()] == []

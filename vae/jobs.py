@@ -110,20 +110,24 @@ class JobManager:
             job_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
             job_dir = self.runtime_dir / job_id
             job_dir.mkdir()
-            args = {"job_dir": str(job_dir), "config": dataclasses.asdict(config),
-                    "out_dir": str(target), "threads": self.threads}
-            write_json_atomic(job_dir / ARGS_FILE, args)
+            proc = None
             try:
+                args = {"job_dir": str(job_dir), "config": dataclasses.asdict(config),
+                        "out_dir": str(target), "threads": self.threads}
+                write_json_atomic(job_dir / ARGS_FILE, args)
                 proc = spawn_trainer(job_dir)
-            except BaseException:
+                info = JobInfo(id=job_id, name=name, model_dir=str(target),
+                               config=dataclasses.asdict(config), job_dir=str(job_dir), pid=proc.pid,
+                               pid_start=creation_time(proc.pid), started=time.time())
+                write_json_atomic(job_dir / JOB_FILE, dataclasses.asdict(info))
+                # other readers find the job only now, when job.json is complete
+                write_json_atomic(self.runtime_dir / CURRENT_FILE, {"id": job_id})
+            except BaseException:  # a full disk, say: no trainer nobody knows of, no stray files
+                if proc is not None:
+                    proc.kill()
+                    proc.wait()
                 shutil.rmtree(job_dir, ignore_errors=True)
                 raise
-            info = JobInfo(id=job_id, name=name, model_dir=str(target),
-                           config=dataclasses.asdict(config), job_dir=str(job_dir), pid=proc.pid,
-                           pid_start=creation_time(proc.pid), started=time.time())
-            write_json_atomic(job_dir / JOB_FILE, dataclasses.asdict(info))
-            # other readers find the job only now, when job.json is complete
-            write_json_atomic(self.runtime_dir / CURRENT_FILE, {"id": job_id})
         return info
 
     def job(self):
