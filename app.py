@@ -17,8 +17,7 @@ TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train"
 # Streamlit's default top padding pushes the pad below the fold on a laptop screen.
 st.html("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem}</style>")
 st.title("VAE Explorer")
-st.caption("A convolutional variational autoencoder with a 2-D latent space, trained on MNIST. "
-           "Click, draw, browse and interpolate to see how it organises handwritten digits.")
+caption = st.empty()  # filled once the model, and so its dataset, is known
 intro.render()
 
 name = active_model_name()
@@ -28,7 +27,7 @@ if name is None:
 try:
     explorer = get_explorer(name)
 except DataError as err:
-    st.error(f"The bundled MNIST failed its check: {err}", icon=":material/error:")
+    st.error(f"The bundled dataset failed its check: {err}", icon=":material/error:")
     st.stop()
 except Exception as err:  # a damaged or foreign model file: say which, offer the default
     st.error(f"Could not load the model “{name}”: {err}", icon=":material/error:")
@@ -36,6 +35,10 @@ except Exception as err:  # a damaged or foreign model file: say which, offer th
         switch_model(DEFAULT_MODEL)
         st.rerun()
     st.stop()
+
+caption.caption(f"A convolutional variational autoencoder with a 2-D latent space, this one trained on "
+                f"{explorer.dataset.title}. Move over the pad, draw, browse and interpolate to see how it "
+                f"organises {explorer.noun}s it was never told the labels of.")
 
 with st.sidebar:
     model_panel.sidebar(explorer)
