@@ -5,13 +5,19 @@ One `streamlit run app.py` server; every run opens fresh browser sessions on it.
   hover_ms                 vae-pad-hover: our pointermove handler starts → digit drawn
   hover_from_event_ms      vae-pad-hover-from-event: the event's timeStamp → digit drawn
                            (adds Chromium's input queue, which aligns moves to frames)
-  sweep                    a scripted 2-second sweep across the pad (a Lissajous path, the
-                           pointer moved as fast as Playwright can send moves): frames per
-                           second counted with requestAnimationFrame in the page, the worst
-                           frame gap, and the websocket frames the page sent (goal 0)
-  baseline_idle            the same 2-second sweep over the page's title, which does
-                           nothing on hover: the rAF rate this page and machine give at all
+  sweep_in_page            a scripted 2-second sweep across the pad (a Lissajous path): one
+                           pointermove per animation frame, dispatched from a
+                           requestAnimationFrame loop in the page (the rate Chromium gives our
+                           handler for a real mouse, whose moves it aligns to frames); frames
+                           per second counted by that loop, the worst frame gap, and the
+                           websocket frames the page sent meanwhile (goal 0)
+  baseline_idle_in_page    the same loop dispatching the same moves to the page title, which
+                           does nothing with them, just before and just after: the rAF rate this
+                           page and machine give at all
   sweep_fps_vs_idle        sweep fps / idle fps (1.0 = the pad costs no frames)
+  sweep_playwright         the same path driven by Playwright's mouse (real input events, as
+                           fast as Playwright can send them): the source of hover_ms and
+                           hover_from_event_ms, with its own fps and idle baseline
   clicks_1_page            20 clicks 150 ms apart on one page: kept, lost, in order, last in URL
   clicks_6_pages           the same on 6 pages at once (6 sessions)
 
@@ -29,14 +35,33 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
-from tests.e2e.test_live_pad_browser import (OVERLAY, PAD_ROOT, count_frames_sent, page_xy,  # noqa: E402
-                                             rapid_clicks)
+from tests.e2e.test_live_pad_browser import (MARGIN, OVERLAY, PAD_ROOT, count_frames_sent,  # noqa: E402
+                                             page_xy, rapid_clicks)
 
 RAF_COUNTER = """() => {
     window.__raf = [];
     const tick = (t) => { window.__raf.push(t); requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
 }"""
+# A pointermove per animation frame on `el`, along the sweep path over its plot area.
+IN_PAGE_SWEEP = """(el, {seconds, inset, margin}) => new Promise((resolve) => {
+    const r = el.getBoundingClientRect(), frames = [];
+    const w = r.width - margin.left - margin.right, h = r.height - margin.top - margin.bottom;
+    let start = null;
+    const step = (t) => {
+        start ??= t;
+        frames.push(t);
+        const elapsed = (t - start) / 1000;
+        if (elapsed >= seconds) return resolve(frames);
+        const phase = 2 * Math.PI * elapsed / seconds;
+        const fx = 0.5 + (0.5 - inset) * Math.sin(phase), fy = 0.5 + (0.5 - inset) * Math.sin(1.5 * phase + 0.7);
+        el.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + margin.left + fx * w,
+            clientY: r.top + margin.top + fy * h, bubbles: true, composed: true, pointerType: 'mouse',
+            isPrimary: true, pointerId: 1}));
+        requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+})"""
 MEASURES = """(names) => Object.fromEntries(names.map((n) => [n, performance.getEntriesByName(n).map((e) => e.duration)]))"""
 CLEAR_MEASURES = "(names) => names.forEach((n) => performance.clearMeasures(n))"
 HOVER = ["vae-pad-hover", "vae-pad-hover-from-event"]
@@ -78,6 +103,17 @@ def sweep(page, box, seconds, inset=0.04):
             "moves_sent": moves, "moves_per_s": round(moves / span_s), "seconds": round(span_s, 2)}
 
 
+def frame_stats(frames):
+    gaps = [b - a for a, b in zip(frames, frames[1:])]
+    return {"fps": round(len(gaps) / ((frames[-1] - frames[0]) / 1000), 1),
+            "worst_frame_gap_ms": round(max(gaps), 1), "p95_frame_gap_ms": round(pct(gaps, 0.95), 1),
+            "frames": len(frames)}
+
+
+def in_page_sweep(locator, seconds, margin):
+    return frame_stats(locator.evaluate(IN_PAGE_SWEEP, {"seconds": seconds, "inset": 0.04, "margin": margin}))
+
+
 def plot_box(box):
     tl, br = page_xy(box, 0, 0), page_xy(box, 1, 1)
     return {"x": tl[0], "y": tl[1], "width": br[0] - tl[0], "height": br[1] - tl[1]}
@@ -92,23 +128,42 @@ def hover_run(browser, url, seconds):
         wait_ready(page, timeout=180_000)
         page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
         page.wait_for_timeout(1000)  # the model data's receipt and the background load's start are sent
-        page.evaluate(RAF_COUNTER)
-        title = page.locator("h1").first.bounding_box()
-        # baseline: the same path over the title, which nothing listens to
-        idle = sweep(page, {"x": title["x"], "y": title["y"], "width": 430, "height": title["height"]}, seconds)
-        box = plot_box(page.locator(OVERLAY).bounding_box())
+        title = page.locator("h1").first
+        overlay = page.locator(OVERLAY)
+        no_margin = {"left": 0, "right": 0, "top": 0, "bottom": 0}
+        # 1. in the page: idle, the pad, idle again
+        idle_before = in_page_sweep(title, seconds, no_margin)
         page.evaluate(CLEAR_MEASURES, HOVER)
         frames_before, url_before = len(sent), page.url
-        live = sweep(page, box, seconds)
-        page.wait_for_timeout(300)
+        live = in_page_sweep(overlay, seconds, MARGIN)
+        idle_after = in_page_sweep(title, seconds, no_margin)
         live["ws_frames_sent"] = len(sent) - frames_before
         live["url_changed"] = page.url != url_before
+        live["hovers_drawn"] = len(page.evaluate(MEASURES, HOVER)["vae-pad-hover"])
+        handler_in_page = page.evaluate(MEASURES, HOVER)["vae-pad-hover"]
+        idle_fps = round((idle_before["fps"] + idle_after["fps"]) / 2, 1)
+        # 2. Playwright's mouse: real input events through Chromium's input queue
+        page.evaluate(RAF_COUNTER)
+        title_box = title.bounding_box()
+        pw_idle = sweep(page, {"x": title_box["x"], "y": title_box["y"], "width": 430,
+                               "height": title_box["height"]}, seconds)
+        page.evaluate(CLEAR_MEASURES, HOVER)
+        frames_before = len(sent)
+        pw_live = sweep(page, plot_box(overlay.bounding_box()), seconds)
+        page.wait_for_timeout(300)
+        pw_live["ws_frames_sent"] = len(sent) - frames_before
+        pw_live["url_changed"] = page.url != url_before
         measures = page.evaluate(MEASURES, HOVER)
-        live["hovers_drawn"] = len(measures["vae-pad-hover"])
+        pw_live["hovers_drawn"] = len(measures["vae-pad-hover"])
+        pw_live["idle_fps"] = pw_idle["fps"]
+        pw_live["fps_vs_idle"] = round(pw_live["fps"] / pw_idle["fps"], 3)
         return {"hover_ms": stats(measures["vae-pad-hover"]),
                 "hover_from_event_ms": stats(measures["vae-pad-hover-from-event"]),
-                "sweep": live, "baseline_idle": idle,
-                "sweep_fps_vs_idle": round(live["fps"] / idle["fps"], 3)}
+                "hover_ms_in_page_sweep": stats(handler_in_page),
+                "sweep_in_page": live,
+                "baseline_idle_in_page": {"fps": idle_fps, "before": idle_before, "after": idle_after},
+                "sweep_fps_vs_idle": round(live["fps"] / idle_fps, 3),
+                "sweep_playwright": pw_live}
     finally:
         context.close()
 
@@ -160,8 +215,12 @@ def main():
         "hover_ms_median": ("hover_ms", "median"), "hover_ms_p95": ("hover_ms", "p95"),
         "hover_from_event_ms_median": ("hover_from_event_ms", "median"),
         "hover_from_event_ms_p95": ("hover_from_event_ms", "p95"),
-        "sweep_fps": ("sweep", "fps"), "idle_fps": ("baseline_idle", "fps"),
-        "sweep_fps_vs_idle": ("sweep_fps_vs_idle",), "sweep_ws_frames_sent": ("sweep", "ws_frames_sent"),
+        "hover_ms_in_page_sweep_median": ("hover_ms_in_page_sweep", "median"),
+        "sweep_fps": ("sweep_in_page", "fps"), "idle_fps": ("baseline_idle_in_page", "fps"),
+        "sweep_fps_vs_idle": ("sweep_fps_vs_idle",), "sweep_ws_frames_sent": ("sweep_in_page", "ws_frames_sent"),
+        "sweep_playwright_fps": ("sweep_playwright", "fps"),
+        "sweep_playwright_fps_vs_idle": ("sweep_playwright", "fps_vs_idle"),
+        "sweep_playwright_ws_frames_sent": ("sweep_playwright", "ws_frames_sent"),
         "clicks_1_page_lost": ("clicks_1_page", "lost"), "clicks_6_pages_lost": ("clicks_6_pages", "lost"),
     }.items()}
     print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1),
