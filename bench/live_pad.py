@@ -173,7 +173,8 @@ def click_summary(results):
             "kept": sum(r["kept"] for r in results), "lost": sum(max(0, r["lost"]) for r in results),
             "all_in_order": all(r["in_order"] for r in results),
             "last_in_url": all(r["last_in_url"] for r in results),
-            "clicking_s": [r["clicking_s"] for r in results]}
+            "clicking_s": [r["clicking_s"] for r in results],
+            "click_gap_ms_median": [r["click_gap_ms"]["median"] for r in results]}
 
 
 def span(runs, path):

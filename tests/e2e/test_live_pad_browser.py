@@ -36,7 +36,7 @@ RECORD_POINTER_UPS = """() => {
     window.addEventListener('pointerup', (e) => {
         const el = e.composedPath()[0], box = el.getBoundingClientRect();
         window.__vaeUps.push({x: e.clientX - box.left, y: e.clientY - box.top, size: box.width,
-                              cls: String(el.className)});
+                              cls: String(el.className), t: e.timeStamp});
     }, true);
 }"""
 DIGIT_PIXELS = "c => c.toDataURL()"
@@ -131,7 +131,9 @@ async def _rapid_clicks_async(browser, server, n, gap_ms, extent):
             await page.mouse.click(*page_xy(box, fx, fy))
             await page.wait_for_timeout(gap_ms)
         clicking_s = time.monotonic() - started
-        expected = kept_points(await page.evaluate("window.__vaeUps"), extent)
+        ups = await page.evaluate("window.__vaeUps")
+        expected = kept_points(ups, extent)
+        gaps = sorted(b["t"] - a["t"] for a, b in zip(ups, ups[1:]))
         trail = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # Python catches up: every click, or give up after a minute
@@ -143,7 +145,9 @@ async def _rapid_clicks_async(browser, server, n, gap_ms, extent):
         await page.wait_for_timeout(300)  # let the URL settle after the last rerun
         trail = json.loads(await page.locator(PAD_ROOT).get_attribute("data-trail") or "[]")
         return {"clicks": n, "expected": expected, "trail": trail, "url": page.url,
-                "clicking_s": round(clicking_s, 2), "exceptions": await page.locator("[data-testid=stException]").count()}
+                "clicking_s": round(clicking_s, 2),
+                "click_gap_ms": {"median": round(gaps[len(gaps) // 2]), "min": round(gaps[0]), "max": round(gaps[-1])}
+                if gaps else None, "exceptions": await page.locator("[data-testid=stException]").count()}
     finally:
         await context.close()
 
