@@ -68,23 +68,22 @@ def render(explorer):
     st.session_state.setdefault("z0_input", float(round(z[0], 3)))
     st.session_state.setdefault("z1_input", float(round(z[1], 3)))
     trail = st.session_state.get(TRAIL_KEY, [])
-    left, right = st.columns([4, 1], gap="medium")
-    with right:
-        show_codes = st.toggle("Show the test set", value=True, key="pad_show_map",
-                               help=f"Each dot is a held-out test {explorer.noun} at its z_mean, coloured by label.")
-        c0, c1 = st.columns(2)
-        c0.number_input("z[0]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
-                        key="z0_input", on_change=_from_inputs)
-        c1.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
-                        key="z1_input", on_change=_from_inputs)
-        st.button("Sample z from the prior", icon=":material/casino:", key="pad_sample",
-                  on_click=_sample_prior, args=(explorer.latent_dim,), help="z ~ N(0, I)")
-        st.caption(f"{len(trail)} point{'' if len(trail) == 1 else 's'} kept this session.")
-        if trail:
-            st.button("Clear the trail", key="pad_clear_trail", on_click=_clear_trail,
-                      icon=":material/clear_all:")
-        st.caption("Set z exactly here, or sample it. The URL keeps the point, so a link reproduces this view.")
-    with left:
-        latent_pad(explorer, key=PAD_KEY, point=z, point_rev=point_rev(), point_source=point_source(),
-                   trail=trail[-TRAIL_MAX:], show_codes=show_codes,
-                   on_first_view=lambda: start_model_loading(explorer))
+    show_codes = st.session_state.get("pad_show_map", True)
+    # The pad and its digit take the full width; the exact controls sit in a row beneath.
+    latent_pad(explorer, key=PAD_KEY, point=z, point_rev=point_rev(), point_source=point_source(),
+               trail=trail[-TRAIL_MAX:], show_codes=show_codes,
+               on_first_view=lambda: start_model_loading(explorer))
+    c0, c1, c2, c3 = st.columns([1.3, 1, 1, 1.6], vertical_alignment="bottom")
+    c0.toggle("Show the test set", value=True, key="pad_show_map",
+              help=f"Each dot is a held-out test {explorer.noun} at its z_mean, coloured by label.")
+    c1.number_input("z[0]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
+                    key="z0_input", on_change=_from_inputs)
+    c2.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
+                    key="z1_input", on_change=_from_inputs)
+    c3.button("Sample z from the prior", icon=":material/casino:", key="pad_sample",
+              on_click=_sample_prior, args=(explorer.latent_dim,), help="z ~ N(0, I)")
+    kept = f"{len(trail)} point{'' if len(trail) == 1 else 's'} kept this session"
+    st.caption(f"{kept}. Set z exactly with the inputs, or sample it from the prior; "
+               "the URL keeps the point, so a link reproduces this view.")
+    if trail:
+        st.button("Clear the trail", key="pad_clear_trail", on_click=_clear_trail, icon=":material/clear_all:")
