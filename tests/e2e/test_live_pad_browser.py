@@ -398,3 +398,40 @@ def test_screenshots_mid_sweep(page, browser, server):
         no_exceptions(narrow)
     finally:
         context.close()
+
+
+def test_a_model_switch_shows_the_new_model_with_an_empty_trail(page, server):
+    from vae.store import list_model_dirs
+
+    open_pad(page, server)
+    current = page.locator(PAD_ROOT).get_attribute("data-model").split("@")[0]
+    other = next((d.name for d in list_model_dirs() if d.name != current), None)
+    if other is None:
+        pytest.skip("only one model in models/")
+    trail = lambda: json.loads(page.locator(PAD_ROOT).get_attribute("data-trail"))  # noqa: E731
+    box, _ = geometry(page)
+    for fx, fy in [(0.2, 0.2), (0.5, 0.5), (0.7, 0.3)]:
+        page.mouse.click(*page_xy(box, fx, fy))
+        page.wait_for_timeout(150)
+    poll(page, lambda: len(trail()) == 3, message="three kept points")
+    wait_ready(page)
+    digit = page.locator(DIGIT).evaluate(DIGIT_PIXELS)
+    page.locator(".st-key-model_picker").click()
+    page.get_by_role("option").filter(has_text=other).first.click()
+    poll(page, lambda: (page.locator(PAD_ROOT).get_attribute("data-model") or "").startswith(other + "@"),
+         timeout=60, message=f"the pad to hold {other}")
+    page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for()
+    wait_ready(page)
+    page.wait_for_timeout(300)
+    wait_ready(page)
+    # the previous model's points are not this model's: the trail starts empty and stays so
+    assert trail() == [], f"the previous model's kept points came back: {trail()}"
+    assert page.locator(DIGIT).evaluate(DIGIT_PIXELS) != digit, "the digit is still the previous model's"
+    box, extent = geometry(page)
+    page.evaluate(RECORD_POINTER_UPS)
+    page.mouse.click(*page_xy(box, 0.4, 0.6))
+    poll(page, lambda: len(trail()) >= 1, message="a point kept under the new model")
+    wait_ready(page)
+    assert same_points(trail(), kept_points(page.evaluate("window.__vaeUps"), extent)), trail()
+    assert f"model={other}" in page.url
+    no_exceptions(page)

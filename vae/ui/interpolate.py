@@ -34,6 +34,12 @@ def _endpoint(explorer, side, default_index):
     return explorer.z_test[index], explorer.x_test[index], f"test #{index} (a {label})"
 
 
+def _first_of_class(explorer, label):
+    """The first test image of a class: two classes make a better first morph than two of a kind."""
+    matches = (explorer.y_test == label).nonzero()[0]
+    return int(matches[0]) if len(matches) else 0
+
+
 def take_t():
     t = (st.session_state.get("interp_line") or {}).get("t")
     if isinstance(t, (int, float)) and 0.0 <= t <= 1.0:  # anything else from the page is ignored
@@ -47,9 +53,9 @@ def render(explorer):
     take_t()
     a, b, c = st.columns([2, 2, 2], gap="medium")
     with a:
-        z_a, image_a, name_a = _endpoint(explorer, "A", 3)
+        z_a, image_a, name_a = _endpoint(explorer, "A", _first_of_class(explorer, 0))
     with b:
-        z_b, image_b, name_b = _endpoint(explorer, "B", 2)
+        z_b, image_b, name_b = _endpoint(explorer, "B", _first_of_class(explorer, 1))
     with c:
         steps = st.slider("Steps along the line", 3, 24, 10, key="interp_steps")
     st.markdown(f"**From {name_a} to {name_b}**, decoded in your browser at {steps} evenly spaced "

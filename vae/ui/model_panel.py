@@ -116,8 +116,8 @@ def render(explorer):
                        help=f"The importance-weighted bound: tighter than the ELBO, what papers report. "
                             f"Standard error ±{m.get('iwae_stderr', float('nan')):.2f} nats.")
     else:
-        cols[1].metric("−log p(x), IWAE", "not measured",
-                       help="Run python -m vae.evaluate --model DIR to compute it")
+        cols[1].metric("−log p(x), IWAE", "—",
+                       help="Not measured for this version: python -m vae.evaluate --model DIR computes it")
     cols[2].metric("Reconstruction", f"{m.get('reconstruction', float('nan')):.2f}")
     cols[3].metric("KL (summed)", f"{m.get('kl', float('nan')):.2f}")
     cols[4].metric("5-NN accuracy", f"{m.get('knn5_accuracy', float('nan')):.2%}")
