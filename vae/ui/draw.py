@@ -33,7 +33,7 @@ def _canvas(stroke_width):
         return st_canvas(**args, key=canvas_key())
 
 
-def _drawing(result):
+def _drawing(result, size):
     """The canvas as a DrawingResult, or None when there is nothing usable; bad data gets a warning.
 
     The PNG's bytes, not the component's own `image_data`: decode_canvas_png checks the
@@ -41,7 +41,7 @@ def _drawing(result):
     """
     try:
         png = result.image_bytes  # base64 of at most server.maxWidgetStateSize: bounded by Streamlit
-        return None if png is None else preprocess_drawing(decode_canvas_png(png))
+        return None if png is None else preprocess_drawing(decode_canvas_png(png), size=size)
     except DrawingError as err:
         problem = str(err)
     except Exception as err:  # the payload comes from the browser: never let it take the page down
@@ -62,18 +62,18 @@ def render(explorer):
         return
     left, right = st.columns([1, 1.7], gap="large")
     with left:
-        st.markdown("**Draw a digit**")
+        st.markdown(f"**Draw a {explorer.noun}**")
         st.space("small")  # the canvas toolbar floats above the canvas: keep it off the text
         result = _canvas(st.session_state.get("stroke_width", 18))
-        st.caption("Use the mouse or a finger; the digit is encoded when you lift the pen.")
+        st.caption(f"Use the mouse or a finger; the {explorer.noun} is encoded when you lift the pen.")
         c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
         c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")
-        drawing = _drawing(result)
+        drawing = _drawing(result, explorer.image_shape[0])
         if drawing is None or drawing.is_blank:
             st.session_state.pop("drawn", None)
             st.info(drawing.message if drawing is not None and drawing.message
-                    else "Draw a digit on the canvas above.", icon=":material/draw:")
+                    else f"Draw a {explorer.noun} on the canvas above.", icon=":material/draw:")
             z_mean = z_log_var = None
         else:
             z_mean, z_log_var = explorer.encode(drawing.image)
@@ -90,12 +90,14 @@ def render(explorer):
                         f"σ = ({sigma[0]:.2f}, {sigma[1]:.2f}).  \n"
                         f"Looks like a **{looks_name}**: {looks.share:.0%} of its {len(looks.neighbours)} "
                         f"nearest test {explorer.noun}s in latent space are {looks_name}s.")
-            st.caption("The input is cropped, fit into 20×20 and centred by mass in 28×28, as MNIST was made.")
+            side = explorer.image_shape[0]
+            st.caption(f"The input is cropped, fit into {round(side * 20 / 28)}×{round(side * 20 / 28)} and "
+                       f"centred by mass in {side}×{side}, as MNIST was made.")
     with right:
         fig = session_figure("draw_map", explorer, lambda: map_figure(
             explorer.z_test, explorer.y_test, explorer.extent(), height=600, spec=explorer.dataset))
         set_overlays(fig, highlight=z_mean,
                      ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
         st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})
-        st.caption("★ your digit at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's "
+        st.caption(f"★ your {explorer.noun} at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's "
                    "uncertainty (it holds 86% of the probability in 2-D).")
