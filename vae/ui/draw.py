@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from vae.drawing import DrawingError, decode_canvas_png, preprocess_drawing
+from vae.drawing import BOX, SIZE, DrawingError, decode_canvas_png, preprocess_drawing
 from vae.figures import map_figure, set_overlays
 from vae.latent import sigma_ellipse
 from vae.ui.images import show_digit
@@ -91,7 +91,8 @@ def render(explorer):
                         f"Looks like a **{looks_name}**: {looks.share:.0%} of its {len(looks.neighbours)} "
                         f"nearest test {explorer.noun}s in latent space are {looks_name}s.")
             side = explorer.image_shape[0]
-            st.caption(f"The input is cropped, fit into {round(side * 20 / 28)}×{round(side * 20 / 28)} and "
+            box = round(side * BOX / SIZE)
+            st.caption(f"The input is cropped, fit into {box}×{box} and "
                        f"centred by mass in {side}×{side}, as MNIST was made.")
     with right:
         fig = session_figure("draw_map", explorer, lambda: map_figure(
