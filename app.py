@@ -36,6 +36,11 @@ except Exception as err:  # a damaged or foreign model file: say which, offer th
         st.rerun()
     st.stop()
 
+if explorer.prepared_now and st.session_state.get("_told_prepared") != name:
+    st.session_state["_told_prepared"] = name
+    st.toast(f"“{name}” was saved before the live pad existed: its browser decoder and test codes "
+             "were computed once now and saved beside it.", icon=":material/build:")
+
 caption.caption(f"A convolutional variational autoencoder with a 2-D latent space, this one trained on "
                 f"{explorer.dataset.title}. Move over the pad, draw, browse and interpolate to see how it "
                 f"organises {explorer.noun}s it was never told the labels of.")
