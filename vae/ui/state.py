@@ -76,12 +76,12 @@ def get_explorer(name):
 def parse_point(text, latent_dim=2):
     """'0.5,-1.2' → array, or None when the text is not a point."""
     try:
-        values = np.array([float(v) for v in str(text).split(",")], dtype="float32")
+        values = np.array([float(v) for v in str(text).split(",")])  # float64: 1e308 must not overflow
     except ValueError:
         return None
     if values.shape != (latent_dim,) or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 100):
         return None
-    return values
+    return values.astype("float32")
 
 
 def format_point(z):
