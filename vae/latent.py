@@ -6,6 +6,8 @@ plot with z[1] pointing up.
 """
 import numpy as np
 
+MAX_ABS_Z = 100.0  # a point further out is a typo or an attack: the prior puts nothing there
+
 
 def _per_axis(value, name):
     """A number or an (x, y) pair → (x, y) floats."""

@@ -6,6 +6,7 @@ the number inputs and the trail of kept points.
 import numpy as np
 import streamlit as st
 
+from vae.latent import MAX_ABS_Z
 from vae.ui.latent_view import latent_pad, valid_point
 from vae.ui.state import current_point, point_rev, point_source, set_point, start_model_loading
 
@@ -76,9 +77,9 @@ def render(explorer):
     c0, c1, c2, c3 = st.columns([1.3, 1, 1, 1.6], vertical_alignment="bottom")
     c0.toggle("Show the test set", value=True, key="pad_show_map",
               help=f"Each dot is a held-out test {explorer.noun} at its z_mean, coloured by label.")
-    c1.number_input("z[0]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
+    c1.number_input("z[0]", min_value=-MAX_ABS_Z, max_value=MAX_ABS_Z, step=0.05, format="%.3f",
                     key="z0_input", on_change=_from_inputs)
-    c2.number_input("z[1]", min_value=-100.0, max_value=100.0, step=0.05, format="%.3f",
+    c2.number_input("z[1]", min_value=-MAX_ABS_Z, max_value=MAX_ABS_Z, step=0.05, format="%.3f",
                     key="z1_input", on_change=_from_inputs)
     c3.button("Sample z from the prior", icon=":material/casino:", key="pad_sample",
               on_click=_sample_prior, args=(explorer.latent_dim,), help="z ~ N(0, I)")

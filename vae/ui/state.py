@@ -7,6 +7,7 @@ import streamlit as st
 
 from vae import store
 from vae.explorer import open_explorer
+from vae.latent import MAX_ABS_Z
 from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
 
 MODEL_PARAM = "model"
@@ -79,7 +80,7 @@ def parse_point(text, latent_dim=2):
         values = np.array([float(v) for v in str(text).split(",")])  # float64: 1e308 must not overflow
     except ValueError:
         return None
-    if values.shape != (latent_dim,) or not np.all(np.isfinite(values)) or np.any(np.abs(values) > 100):
+    if values.shape != (latent_dim,) or not np.all(np.isfinite(values)) or np.any(np.abs(values) > MAX_ABS_Z):
         return None
     return values.astype("float32")
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from vae.latent import MAX_ABS_Z
+
 HERE = Path(__file__).parent
 IN_BROWSER = "_latent_models_in_browser"  # model keys this page holds
-MAX_ABS_Z = 100.0
 
 
 def _component(view):
@@ -25,7 +26,7 @@ _line = _component("line")
 
 
 def valid_point(value):
-    """A float32 (2,) array from what the browser sent, or None: finite, 2-D, within ±100."""
+    """A float32 (2,) array from what the browser sent, or None: finite, 2-D, within ±MAX_ABS_Z."""
     if not (isinstance(value, (list, tuple)) and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         return None  # numbers only: NumPy would read "1" as 1.0
