@@ -100,8 +100,11 @@ def pad_shots(page, url, out_dir, frames):
     path = loop_points(class_loop(explorer), frames)
 
     # The sweep: the component's box, frame by frame, as the pointer walks the loop.
-    clip = page.locator(PAD).bounding_box()
-    clip = {"x": clip["x"], "y": clip["y"], "width": clip["width"], "height": min(clip["height"], 560)}
+    # the plane with its legend, and the digit beside it: the union of the two boxes
+    boxes = [page.locator(f"{PAD_ROOT} {part}").bounding_box() for part in (".pad-main", ".pad-side")]
+    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    right, bottom = max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes)
+    clip = {"x": left - 4, "y": top - 4, "width": right - left + 8, "height": bottom - top + 8}
     images, labels = [], []
     page.mouse.move(*z_to_page(box, extent, path[-1]))
     for z in path:
