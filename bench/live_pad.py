@@ -19,7 +19,11 @@ One `streamlit run app.py` server; every run opens fresh browser sessions on it.
                            fast as Playwright can send them): the source of hover_ms and
                            hover_from_event_ms, with its own fps and idle baseline
   clicks_1_page            20 clicks 150 ms apart on one page: kept, lost, in order, last in URL
-  clicks_6_pages           the same on 6 pages at once (6 sessions)
+  clicks_6_pages           the same on 6 pages at once (6 sessions); under that load each
+                           Playwright click takes long to dispatch, so click_gap_ms_median says
+                           how far apart the clicks really were
+  clicks_6_pages_in_page   the same, with the clicks dispatched in each page exactly 150 ms
+                           apart (synthetic pointer events on the pad)
 
 Usage: python bench/live_pad.py [--runs 2] [--sweep-s 2]
 """
@@ -208,6 +212,7 @@ def main():
                 run = hover_run(browser, url, args.sweep_s)
                 run["clicks_1_page"] = click_summary(rapid_clicks(url, extent, pages=1))
                 run["clicks_6_pages"] = click_summary(rapid_clicks(url, extent, pages=6))
+                run["clicks_6_pages_in_page"] = click_summary(rapid_clicks(url, extent, pages=6, in_page=True))
                 runs.append(run)
             browser.close()
     finally:
@@ -223,6 +228,7 @@ def main():
         "sweep_playwright_fps_vs_idle": ("sweep_playwright", "fps_vs_idle"),
         "sweep_playwright_ws_frames_sent": ("sweep_playwright", "ws_frames_sent"),
         "clicks_1_page_lost": ("clicks_1_page", "lost"), "clicks_6_pages_lost": ("clicks_6_pages", "lost"),
+        "clicks_6_pages_in_page_lost": ("clicks_6_pages_in_page", "lost"),
     }.items()}
     print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1),
                       "load_average_1min": round(os.getloadavg()[0], 2)}, indent=2))

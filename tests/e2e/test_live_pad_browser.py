@@ -40,6 +40,18 @@ RECORD_POINTER_UPS = """() => {
     }, true);
 }"""
 DIGIT_PIXELS = "c => c.toDataURL()"
+# Clicks made in the page itself, exactly `gap` ms apart whatever the machine's load
+# (Playwright's own clicks wait for the browser to acknowledge each one).
+IN_PAGE_CLICKS = """async (el, {points, gap}) => {
+    const box = el.getBoundingClientRect();
+    for (const [x, y] of points) {
+        const at = {clientX: box.left + x, clientY: box.top + y, bubbles: true, composed: true,
+                    pointerType: 'mouse', pointerId: 1, isPrimary: true, button: 0};
+        el.dispatchEvent(new PointerEvent('pointerdown', {...at, buttons: 1}));
+        el.dispatchEvent(new PointerEvent('pointerup', {...at, buttons: 0}));
+        await new Promise((resolve) => setTimeout(resolve, gap));
+    }
+}"""
 
 
 # -- shared helpers ---------------------------------------------------------------------
@@ -116,8 +128,9 @@ def url_point(url):
     return [float(v) for v in z[0].split(",")] if z else None
 
 
-async def _rapid_clicks_async(browser, server, n, gap_ms, extent):
-    """One fresh session: n clicks on the pad, gap_ms apart. Returns what was kept."""
+async def _rapid_clicks_async(browser, server, n, gap_ms, extent, in_page=False):
+    """One fresh session: n clicks on the pad, gap_ms apart (Playwright's mouse, or events
+    dispatched in the page when in_page). Returns what was kept."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = await context.new_page()
@@ -127,9 +140,13 @@ async def _rapid_clicks_async(browser, server, n, gap_ms, extent):
         await page.evaluate(RECORD_POINTER_UPS)
         box = await page.locator(OVERLAY).bounding_box()
         started = time.monotonic()
-        for fx, fy in click_fractions(n):
-            await page.mouse.click(*page_xy(box, fx, fy))
-            await page.wait_for_timeout(gap_ms)
+        if in_page:
+            points = [[x - box["x"], y - box["y"]] for x, y in (page_xy(box, fx, fy) for fx, fy in click_fractions(n))]
+            await page.locator(OVERLAY).evaluate(IN_PAGE_CLICKS, {"points": points, "gap": gap_ms})
+        else:
+            for fx, fy in click_fractions(n):
+                await page.mouse.click(*page_xy(box, fx, fy))
+                await page.wait_for_timeout(gap_ms)
         clicking_s = time.monotonic() - started
         ups = await page.evaluate("window.__vaeUps")
         expected = kept_points(ups, extent)
@@ -152,7 +169,7 @@ async def _rapid_clicks_async(browser, server, n, gap_ms, extent):
         await context.close()
 
 
-def rapid_clicks(server, extent, pages=1, n=20, gap_ms=150):
+def rapid_clicks(server, extent, pages=1, n=20, gap_ms=150, in_page=False):
     """`pages` browser sessions at once, each clicking n times gap_ms apart, on its own
     Chromium driven by the async API in a thread of its own (the sync API is single-threaded)."""
     from playwright.async_api import async_playwright
@@ -161,7 +178,7 @@ def rapid_clicks(server, extent, pages=1, n=20, gap_ms=150):
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                return await asyncio.gather(*(_rapid_clicks_async(browser, server, n, gap_ms, extent)
+                return await asyncio.gather(*(_rapid_clicks_async(browser, server, n, gap_ms, extent, in_page)
                                               for _ in range(pages)))
             finally:
                 await browser.close()
