@@ -9,8 +9,9 @@ Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Play
   pad.*  draw.*  map.*  manifold.*  interpolate.*  train.*  model.*   one per tab
   pad-sweep.webp   the pad and its digit while the pointer sweeps through the classes
 
-Each still is written as a 256-colour PNG when that stays small, else as WebP, whichever
-is smaller, so the set stays under about 1 MB; the sizes are printed at the end.
+Each still is written as a 256-colour PNG or as WebP, whichever is smaller (PNG near a
+tie), so the set stays under about 1 MB; a remake keeps each file's format so that the
+README's links hold. The sizes are printed at the end.
 """
 import argparse
 import io
@@ -43,6 +44,9 @@ def save_still(png_bytes, out_dir, name):
     webp = io.BytesIO()
     image.save(webp, "WEBP", quality=WEBP_QUALITY, method=6)
     use_png = png.tell() <= PNG_PREFERRED_UP_TO * webp.tell()
+    existing = sorted(p.suffix for p in out_dir.glob(f"{name}.*"))
+    if existing in ([".png"], [".webp"]):  # a remake keeps the format, and so the README's links
+        use_png = existing == [".png"]
     data, ext = (png, "png") if use_png else (webp, "webp")
     for old in out_dir.glob(f"{name}.*"):
         old.unlink()
