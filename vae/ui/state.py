@@ -43,7 +43,7 @@ def available_models():
 
 
 # What a session knows about one model; meaningless, even wrong, under another model.
-MODEL_BOUND_KEYS = ("pad_trail", "pad_seen", "picked_test", "drawn")
+MODEL_BOUND_KEYS = ("pad_trail", "picked_test", "drawn")  # not pad_seen: it tracks the page, not the model
 
 
 def active_model_name():

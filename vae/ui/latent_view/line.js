@@ -9,6 +9,7 @@ const lerp = (a, b, t) => [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
 
 class LineView {
   constructor(parent) {
+    this.measures = 0;
     this.root = document.createElement("div");
     this.root.className = "vae-line";
     this.root.innerHTML = `
@@ -105,7 +106,10 @@ class LineView {
     this.root.querySelector(".looks").replaceChildren("Looks like ", strong);
     this.root.dataset.t = t.toFixed(2);
     this.drawPath();
-    if (eventTime !== undefined) performance.measure("vae-line-scrub", { start: eventTime, end: performance.now() });
+    if (eventTime !== undefined) {
+      performance.measure("vae-line-scrub", { start: eventTime, end: performance.now() });
+      if (++this.measures > 5000) { performance.clearMeasures("vae-line-scrub"); this.measures = 0; }
+    }
   }
 
   drawPath() {

@@ -66,6 +66,7 @@ class Pad {
         this.cursor = this.plane.toZ(x, y);
         this.render(e.timeStamp);
         e.preventDefault();
+        el.classList.add("pointer-focus"); // focus for the keys, but no keyboard ring after a click
         el.focus({ preventScroll: true });
       },
       pointerup: (e) => {
@@ -78,7 +79,9 @@ class Pad {
       },
       pointercancel: () => { this.dragging = false; this.leave(); },
       pointerleave: () => { if (!this.dragging) this.leave(); },
+      blur: () => el.classList.remove("pointer-focus"),
       keydown: (e) => {
+        el.classList.remove("pointer-focus");
         const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
         if (moves[e.key]) {
           const [[x0, x1], [y0, y1]] = this.plane.extent;
