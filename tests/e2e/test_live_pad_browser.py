@@ -116,7 +116,7 @@ def click_fractions(n):
 
 def kept_points(ups, extent):
     """The points the pad should have kept for the recorded pointer-ups (rounded as pad.js does)."""
-    return [[round(v, 3) for v in z_at(u["x"], u["y"], u["size"], extent)] for u in ups if u["cls"] == "overlay"]
+    return [[round(v, 3) for v in z_at(u["x"], u["y"], u["size"], extent)] for u in ups if "overlay" in u["cls"].split()]
 
 
 def same_points(a, b, tol=0.002):
