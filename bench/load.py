@@ -1,0 +1,657 @@
+"""Many users at once, at Streamlit's own protocol level (no browsers). Prints JSON.
+
+Starts `streamlit run app.py` on a free port of 127.0.0.1 (the repo's .streamlit/config.toml
+applies), with VAE_MODELS_DIR set to a temporary copy of models/reference, so that the training
+run writes nowhere in the repo. Every user is one websocket session driven by
+bench/streamlit_client.py, which sends the `rerun_script` BackMsgs a browser sends and reads the
+ForwardMsgs it gets back. Widget ids are taken from the element protos the server sent.
+
+What a user does (each step is one interaction: one rerun BackMsg, answered when its
+script_finished arrives; a widget inside a fragment sends a fragment rerun, as the page does):
+  open          the first rerun of a new session: the whole page, the Latent pad tab
+  pad_have      the pad confirms it holds the model (the page sends this by itself)
+  commit        one kept pad point; 10 one after another, each sent when the previous was answered
+  tab           a click on the Draw (or Train, or Latent pad) tab: a full rerun
+  draw          one digit on the canvas (a PNG of a random stroke, as streamlit-drawable-canvas
+                sends it); the two images it shows are then fetched from /media as a page does
+  train_*       one user: the Train tab, 600 images, 1 epoch, Start
+  train_poll    that user's page then reruns the training fragment every second (run_every),
+                until the job has finished
+
+Phases of the default run:
+  warm-up   one session opens the pad and draws a digit, then leaves: TensorFlow and the model
+            are loaded once, as on a server somebody already visited (its times: "warmup")
+  ramp      users 1, then 2-10, then 11-20 arrive; each wave's users do their steps at the same
+            time, earlier users stay connected. The server's RSS is read when each wave is done
+            and the server idle: "at 1, 10 and 20 sessions"
+  burst     all 20 connected users at once: back to the pad, 10 more commits, the Draw tab and
+            another digit; user 1 instead starts the quick training run and watches it. This
+            phase is the "20 concurrent users" latency
+  leave     every websocket closes; RSS right after, and after the disconnected-session TTL
+            (Streamlit keeps a closed session 120 s for a reconnect; an expired one is dropped
+            when the session store is next written, so one short probe session connects then)
+
+Answered: script_finished arrived within --timeout and the server's state shows the step
+(a commit: the pad's trail grew by one, ends at that point, and the URL's z= is that point;
+draw: the "Encoded at z = ..." text; open: the pad element; train_start: the job's status).
+Lost: anything else. Latency: BackMsg sent → script_finished received, on this client.
+
+--soak-seconds N then repeats the same load with new users for N seconds: rounds of 20 new
+sessions that open the pad, commit 10 points, draw and leave, one of them starting a training
+run (if none is running) and watching it. RSS is sampled every second; the report gives it after
+the first minute and at the end.
+
+All loops are bounded in count and time; only 127.0.0.1 is contacted.
+
+Usage: python bench/load.py [--sessions 20] [--points 10] [--think-ms 300] [--soak-seconds 0]
+"""
+import argparse
+import asyncio
+import base64
+import collections
+import io
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+from PIL import Image, ImageDraw
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.streamlit_client import Lost, StreamlitSession  # noqa: E402
+
+MB = 1024 * 1024
+TRAIN_LIMIT = 600
+TRAIN_EPOCHS = 1
+DONE_WORDS = ("Saved as", "Training failed", "stopped and discarded")
+
+
+# -- the server -------------------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def set_priority(pid, nice):
+    """The niceness of a process and of its CFS autogroup. With autogroups (Linux's default on a
+    desktop or a shared machine) every session's group gets an equal share whatever its
+    processes' niceness: the group's own niceness is what weighs against other programs."""
+    psutil.Process(pid).nice(nice)
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:
+        pass  # no autogroups here: the niceness alone counts
+
+
+class Server:
+    """`streamlit run app.py` on 127.0.0.1, its models folder a temporary copy of models/reference."""
+
+    def __init__(self, workdir, startup_timeout=120, nice=0):
+        self.models = Path(workdir) / "models"
+        self.models.mkdir()
+        shutil.copytree(REPO_ROOT / "models" / "reference", self.models / "reference")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(workdir) / "streamlit.log"
+        env = {**os.environ, "VAE_MODELS_DIR": str(self.models), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=REPO_ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.ps = psutil.Process(self.proc.pid)
+        if nice:  # the trainer it spawns inherits this
+            set_priority(self.proc.pid, nice)
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"streamlit did not answer within {startup_timeout} s")
+            time.sleep(0.2)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def rss(self):
+        return self.ps.memory_info().rss
+
+    def cpu_seconds(self):
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def children(self):
+        try:
+            return self.ps.children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def stop(self):
+        """Ends the server and the trainer it spawned (both in the process group it leads)."""
+        kids = self.children()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for kid in kids:
+            try:
+                kid.kill()
+            except psutil.Error:
+                pass
+
+
+class RssMonitor(threading.Thread):
+    """Samples the server's RSS (and its trainer's) every `period` s, for at most `max_s`."""
+
+    def __init__(self, server, period=1.0, max_s=7200):
+        super().__init__(daemon=True)
+        self.server, self.period, self.max_s = server, period, max_s
+        self.samples = []  # (monotonic t, server rss, trainer rss)
+        self.stopped = threading.Event()
+
+    def run(self):
+        end = time.monotonic() + self.max_s
+        while not self.stopped.is_set() and time.monotonic() < end:
+            try:
+                kids = sum(k.memory_info().rss for k in self.server.children())
+                self.samples.append((time.monotonic(), self.server.rss(), kids))
+            except psutil.Error:
+                break
+            self.stopped.wait(self.period)
+
+    def at(self, t):
+        """The sample nearest to monotonic time t."""
+        return min(self.samples, key=lambda s: abs(s[0] - t)) if self.samples else None
+
+
+class CpuMeter:
+    """CPU seconds over a phase: the machine's (all cores), the server's, its trainer's, this client's.
+
+    The machine is shared: what other programs take is busy - server - trainer - client, and it
+    is reported, because it lengthens every answer."""
+
+    def __init__(self, server):
+        self.server, self.client = server, psutil.Process()
+        self.start = self.snapshot()
+
+    def snapshot(self):
+        t = psutil.cpu_times()
+        busy = sum(t) - t.idle - getattr(t, "iowait", 0.0)
+        trainer = 0.0
+        for kid in self.server.children():
+            try:
+                c = kid.cpu_times()
+                trainer += c.user + c.system
+            except psutil.Error:
+                pass
+        s = self.server.ps.cpu_times()
+        c = self.client.cpu_times()
+        return {"t": time.monotonic(), "busy": busy, "server": s.user + s.system, "trainer": trainer,
+                "client": c.user + c.system, "load": os.getloadavg()[0]}
+
+    def report(self):
+        end = self.snapshot()
+        wall = end["t"] - self.start["t"]
+        pct = lambda k: round(100 * max(0.0, end[k] - self.start[k]) / wall)  # noqa: E731 (of one core)
+        trainer = pct("trainer") if end["trainer"] >= self.start["trainer"] else None  # None: it ended
+        out = {"wall_s": round(wall, 1), "machine_busy_percent_of_one_core": pct("busy"),
+               "cores": psutil.cpu_count(), "server_percent": pct("server"), "trainer_percent": trainer,
+               "client_percent": pct("client"), "load_average_1min": [round(self.start["load"], 1),
+                                                                       round(end["load"], 1)]}
+        out["other_programs_percent"] = max(0, out["machine_busy_percent_of_one_core"] - out["server_percent"]
+                                            - (trainer or 0) - out["client_percent"])
+        return out
+
+
+# -- what the users send ----------------------------------------------------------------
+def canvas_value(rng):
+    """What streamlit-drawable-canvas sends after a stroke: fabric objects and a PNG data URL."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    x0, y0 = rng.randint(90, 190), rng.randint(30, 70)
+    points = [(x0 + rng.randint(-40, 40), y0 + i * 40 + rng.randint(-10, 10)) for i in range(6)]
+    draw.line(points, fill=(0, 0, 0, 255), width=18, joint="curve")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    path = [["M", *points[0]]] + [["L", *p] for p in points[1:]]
+    return {"drawing": {"raw": {"version": "5.3.0", "objects": [
+        {"type": "path", "stroke": "#000000", "strokeWidth": 18, "fill": None, "path": path}]}, "data": url}}
+
+
+def job_name(texts):
+    """The name in the training status line "Job “NAME” · ...", or None."""
+    for text in texts:
+        if "Job “" in text:
+            return text.split("Job “", 1)[1].split("”", 1)[0]
+    return None
+
+
+def fmt_point(z):
+    return ",".join(f"{v:.3f}" for v in z)
+
+
+class Stats:
+    def __init__(self):
+        self.records = []  # dicts: phase, user, kind, seconds (None when lost), ok, why
+
+    def add(self, **record):
+        self.records.append(record)
+
+    def summary(self, phases=None, kinds=None):
+        rows = [r for r in self.records if (phases is None or r["phase"] in phases)
+                and (kinds is None or r["kind"] in kinds)]
+        answered = [r["seconds"] for r in rows if r["ok"]]
+        lost = [r for r in rows if not r["ok"]]
+        out = {"interactions": len(rows), "answered": len(answered), "lost": len(lost)}
+        if answered:
+            out.update(p50_s=round(percentile(answered, 50), 3), p95_s=round(percentile(answered, 95), 3),
+                       max_s=round(max(answered), 3))
+        if lost:
+            reasons = {}
+            for r in lost:
+                reasons[f"{r['kind']}: {r['why']}"] = reasons.get(f"{r['kind']}: {r['why']}", 0) + 1
+            out["lost_reasons"] = reasons
+        return out
+
+    def by_kind(self, phases=None):
+        kinds = sorted({r["kind"] for r in self.records if phases is None or r["phase"] in phases})
+        return {k: self.summary(phases, {k}) for k in kinds}
+
+
+def percentile(values, q):
+    """Nearest-rank percentile: the smallest value with at least q% of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+class User:
+    """One browser tab of one user, and the steps a user takes."""
+
+    def __init__(self, url, index, stats, phase, timeout, think_s, seed):
+        self.index = index
+        self.s = StreamlitSession(url, timeout=timeout, name=f"user{index}")
+        self.stats, self.phase, self.think_s = stats, phase, think_s
+        self.rng = random.Random(seed)
+        self.trail = 0  # points the server should hold in this session's trail
+        self.mount = None
+        self.seq = 0
+        self.media = {"fetched": 0, "failed": 0}
+        self.points = 10
+        self.pad_state = {}
+
+    async def step(self, kind, check, **rerun):
+        """One interaction: a rerun, then `check(run)` → None when the state shows it, else why."""
+        try:
+            seconds, run = await self.s.rerun(**rerun)
+        except Lost as err:
+            self.stats.add(phase=self.phase, user=self.index, kind=kind, seconds=None, ok=False, why=str(err))
+            return None
+        why = "exception on the page: " + run.exceptions[0][:120] if run.exceptions else check(run)
+        self.stats.add(phase=self.phase, user=self.index, kind=kind, seconds=seconds, ok=why is None, why=why)
+        return run if why is None else None
+
+    async def think(self):
+        if self.think_s > 0:
+            await asyncio.sleep(self.think_s * self.rng.uniform(0.5, 1.5))
+
+    async def open(self):
+        await self.s.connect()
+        run = await self.step("open", lambda run: None if "latent_pad" in self.s.components
+                              else "no pad on the first page")
+        if run is None:
+            return False
+        pad = self.s.components["latent_pad"]
+        if "payload" in pad:  # the page now holds the model and says so, as pad.js does
+            self.pad_state = {"have": pad["model"]}
+            self.s.set_json("latent_pad", self.pad_state)
+            await self.step("pad_have", lambda run: "the model data came again"
+                            if "payload" in self.s.components["latent_pad"] else None,
+                            fragment_id=self.s.fragment_of("latent_pad"))
+        else:
+            self.pad_state = {}
+        return True
+
+    async def tab(self, label):
+        self.s.set_string("view", label)
+        if label == "Latent pad":  # the first tab: the page drops ?view= from the URL
+            self.s.set_query_param("view", None)
+        else:
+            self.s.set_query_param("view", label)
+        want = {"Latent pad": "latent_pad", "Draw": "canvas_0", "Train": "train_start"}[label]
+        self.s.widgets.pop(want, None)
+        return await self.step("tab", lambda run: None if want in self.s.widgets
+                               else f"the {label} tab did not render")
+
+    async def commits(self, n):
+        """n kept points, one after another; each must reach the trail and the URL."""
+        if self.mount is None:  # a new pad mount: a new page id, its sequence numbers from 1
+            self.mount, self.seq, self.history = f"u{self.index}-{self.rng.randrange(10**6)}", 0, []
+        for _ in range(n):
+            z = [round(self.rng.uniform(-3, 3), 3), round(self.rng.uniform(-3, 3), 3)]
+            self.seq += 1
+            self.history = (self.history + [[z[0], z[1], self.seq]])[-64:]
+            self.s.set_json("latent_pad", {**self.pad_state, "commit": {
+                "id": self.mount, "seq": self.seq, "points": self.history}})
+            self.trail += 1
+            expected_trail = min(self.trail, 200)
+
+            def check(run, z=z, expected_trail=expected_trail):
+                trail = self.s.components.get("latent_pad", {}).get("trail", [])
+                if len(trail) != expected_trail or [round(v, 3) for v in trail[-1]] != z:
+                    return f"trail {len(trail)} points, expected {expected_trail} ending at {z}"
+                if self.s.query_param("z") != fmt_point(z):
+                    return f"URL z={self.s.query_param('z')}, expected {fmt_point(z)}"
+                return None
+
+            await self.step("commit", check, fragment_id=self.s.fragment_of("latent_pad"))
+            await self.think()
+
+    async def draw(self):
+        self.s.set_json("canvas_0", canvas_value(self.rng))
+        run = await self.step("draw", lambda run: None if any("Encoded at **z = (" in t for t in run.texts)
+                              else "no encoding shown: " + "; ".join(t[:80] for t in run.texts[-2:]),
+                              fragment_id=self.s.fragment_of("canvas_0"))
+        if run is not None:  # the two images, as the page loads them
+            for kind, element, _ in run.elements:
+                if kind == "imgs":
+                    for img in element.imgs.imgs:
+                        await self.fetch_media(img.url)
+
+    async def fetch_media(self, url):
+        if not url.startswith("/"):
+            return
+        try:
+            await asyncio.to_thread(lambda: urllib.request.urlopen(self.s.base_url + url, timeout=10).read())
+            self.media["fetched"] += 1
+        except OSError:
+            self.media["failed"] += 1
+
+    async def session_script(self, first_round=True):
+        """Open (first round), 10 commits, the Draw tab, one digit."""
+        if first_round:
+            if not await self.open():
+                return
+        else:
+            if await self.tab("Latent pad") is None:
+                return
+            self.mount = None  # the pad was mounted again: a new page id
+        await self.think()
+        await self.commits(self.points)
+        if await self.tab("Draw") is None:
+            return
+        await self.think()
+        await self.draw()
+
+    async def train(self, poll_limit_s, stop=None):
+        """The Train tab, a quick config, Start; then watch the job as the page does (run_every)."""
+        if await self.tab("Train") is None:
+            return {"started": False}
+        # A number input and a slider each rerun the page when changed, as in a browser.
+        self.s.set_double("train_limit", TRAIN_LIMIT)
+        await self.step("train_setting", lambda run: None)
+        self.s.set_double_array("train_epochs", [TRAIN_EPOCHS])
+        await self.step("train_setting", lambda run: None)
+        started = time.monotonic()
+        if self.s.elements["train_start"].button.disabled:  # a job runs: a user can only watch it
+            already, last, polls = True, " ".join(self.s.run.texts), 0
+        else:
+            before = job_name(self.s.run.texts)
+
+            def check(run):
+                text = " ".join(run.texts)
+                if "already running" in text:  # another user was quicker: an answer all the same
+                    return None
+                if "Could not start" in text or "not possible" in text:
+                    return "refused: " + text[-160:]
+                return None if job_name(run.texts) not in (None, before) else "no new job after Start"
+
+            run = await self.step("train_start", check, triggers=["train_start"])
+            if run is None:
+                return {"started": False}
+            last, polls = " ".join(run.texts), 0
+            already = "already running" in last
+        while time.monotonic() - started < poll_limit_s and self.s.auto_rerun and not (stop and stop.is_set()):
+            fragment_id, interval = next(iter(self.s.auto_rerun.items()))
+            await asyncio.sleep(interval)
+            run = await self.step("train_poll", lambda run: None, fragment_id=fragment_id, is_auto_rerun=True)
+            polls += 1
+            if run is not None:
+                last = " ".join(run.texts)
+            if any(w in last for w in DONE_WORDS):
+                break
+        outcome = next((w for w in DONE_WORDS if w in last), "still running" if self.s.auto_rerun else "unknown")
+        return {"started": not already, "start_disabled_job_running": already, "polls": polls,
+                "outcome": outcome, "watched_s": round(time.monotonic() - started, 1)}
+
+
+# -- phases ---------------------------------------------------------------------------------
+async def settle(server, seconds=3.0):
+    """Wait until the server is idle: its CPU under 5% for a second, at most `seconds` + 15 s."""
+    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + seconds + 15
+    while time.monotonic() < deadline:
+        before = server.cpu_seconds()
+        await asyncio.sleep(1.0)
+        if server.cpu_seconds() - before < 0.05:
+            break
+    await asyncio.sleep(max(0.0, seconds - 1.0))
+
+
+async def gather_bounded(coros, limit_s):
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    done, pending = await asyncio.wait(tasks, timeout=limit_s)
+    for t in pending:
+        t.cancel()
+    return [t.result() if t in done and not t.cancelled() and t.exception() is None else None for t in tasks]
+
+
+def mb(x):
+    return round(x / MB, 1)
+
+
+async def main_run(server, args, stats, monitor):
+    make = lambda i, phase: User(server.url, i, stats, phase, args.timeout, args.think_ms / 1000, args.seed * 1000 + i)  # noqa: E731
+    report = {"rss_mb": {"before_any_session": mb(server.rss())}}
+
+    # warm-up: TensorFlow and the model, once; not counted in the figures
+    warm = make(0, "warmup")
+    warm.points = 1
+    await gather_bounded([warm.session_script()], 300)
+    await warm.s.close()
+    await settle(server)
+    report["rss_mb"]["after_warmup_left"] = mb(server.rss())
+
+    users = []
+    cpu = CpuMeter(server)
+    middle = max(0, args.sessions // 2 - 1)  # 1, 9, 10 for 20 users
+    waves = [w for w in (1, middle, args.sessions - 1 - middle) if w > 0]
+    for size in waves:
+        wave = [make(len(users) + i + 1, "ramp") for i in range(size)]
+        for u in wave:
+            u.points = args.points
+        users += wave
+        await gather_bounded([u.session_script() for u in wave], args.phase_limit)
+        await settle(server)
+        report["rss_mb"][f"at_{len(users)}_sessions"] = mb(server.rss())
+    report["ramp_cpu"] = cpu.report()
+
+    # burst: all users at once; user 1 starts the training run and watches it
+    for u in users:
+        u.phase = "burst"
+    cpu = CpuMeter(server)
+    trainer = asyncio.ensure_future(users[0].train(args.train_watch))
+    await gather_bounded([u.session_script(first_round=False) for u in users[1:]], args.phase_limit)
+    report["burst_cpu"] = cpu.report()
+    n_burst = sum(1 for r in stats.records if r["phase"] == "burst")
+    report["burst_server_cpu_ms_per_interaction"] = round(
+        1000 * (cpu.snapshot()["server"] - cpu.start["server"]) / max(1, n_burst), 1)
+    (report["training"],) = await gather_bounded([trainer], args.train_watch + 60)
+    await settle(server)
+    report["rss_mb"][f"at_{len(users)}_sessions_after_burst"] = mb(server.rss())
+    report["media"] = {k: sum(u.media[k] for u in users + [warm]) for k in ("fetched", "failed")}
+
+    # leave
+    await asyncio.gather(*(u.s.close() for u in users))
+    await settle(server)
+    report["rss_mb"]["after_all_left"] = mb(server.rss())
+    if args.ttl_wait > 0:
+        await asyncio.sleep(args.ttl_wait)
+        probe = make(999, "probe")  # writes the session store, which drops the expired sessions
+        probe.points = 0
+        await gather_bounded([probe.open()], 60)
+        await probe.s.close()
+        await settle(server)
+        report["rss_mb"][f"after_all_left_{args.ttl_wait:.0f}s_later"] = mb(server.rss())
+    r = report["rss_mb"]
+    n = len(users)
+    report["mb_per_extra_session"] = round((r[f"at_{n}_sessions"] - r["at_1_sessions"]) / (n - 1), 2)
+    report["mb_per_extra_session_after_burst"] = round(
+        (r[f"at_{n}_sessions_after_burst"] - r["at_1_sessions"]) / (n - 1), 2)
+    return report
+
+
+async def soak(server, args, stats, monitor):
+    t0 = time.monotonic()
+    cpu = CpuMeter(server)
+    end = t0 + args.soak_seconds
+    rounds, trainings, index = 0, [], 10_000
+    while time.monotonic() < end - 5 and rounds < 10_000:
+        users = []
+        for i in range(args.sessions):
+            index += 1
+            u = User(server.url, index, stats, "soak", args.timeout, args.think_ms / 1000, args.seed * 1000 + index)
+            u.points = args.points
+            users.append(u)
+
+        others_done = asyncio.Event()
+
+        async def trainer_script(u):  # watches the job only while the others of its round are busy
+            await u.session_script()
+            return await u.train(poll_limit_s=args.train_watch, stop=others_done)
+
+        async def others():
+            await gather_bounded([u.session_script() for u in users[1:]], limit)
+            others_done.set()
+
+        limit = max(30.0, min(args.phase_limit, end - time.monotonic() + 60))
+        results = await gather_bounded([trainer_script(users[0]), others()], limit + 10)
+        if results[0]:
+            trainings.append(results[0])
+        await asyncio.gather(*(u.s.close() for u in users))
+        rounds += 1
+    soak_end = time.monotonic()
+    await settle(server)
+    samples = [s for s in monitor.samples if t0 <= s[0] <= soak_end]
+    one_min = monitor.at(t0 + 60)
+    last = samples[-1] if samples else None
+    report = {"seconds": round(soak_end - t0), "rounds": rounds, "sessions": rounds * args.sessions,
+              "training_runs_started": sum(1 for t in trainings if t.get("started")),
+              "rounds_with_a_job_already_running": sum(1 for t in trainings if t.get("start_disabled_job_running")),
+              "training_watch_outcomes": dict(collections.Counter(t.get("outcome") for t in trainings))}
+    if one_min and last:
+        report["rss_mb"] = {
+            "at_1_min": mb(one_min[1]), "at_end": mb(last[1]),
+            "max": mb(max(s[1] for s in samples)),
+            "every_30_s": [mb(monitor.at(t0 + k)[1]) for k in range(0, int(soak_end - t0) + 1, 30)],
+            "after_soak_left": mb(server.rss())}
+        report["end_vs_1_min_percent"] = round(100 * (last[1] / one_min[1] - 1), 1)
+    report["cpu"] = cpu.report()
+    report["latency"] = stats.summary({"soak"})
+    report["latency_by_kind"] = stats.by_kind({"soak"})
+    return report
+
+
+async def amain(args):
+    with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
+        server = Server(workdir, nice=args.nice)
+        if args.nice:
+            set_priority(os.getpid(), args.nice)
+        monitor = RssMonitor(server)
+        monitor.start()
+        stats = Stats()
+        proc = psutil.Process()
+        client_cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
+        out = {"sessions": args.sessions, "points_per_session": args.points, "think_ms": args.think_ms,
+               "timeout_s": args.timeout, "cpus": os.cpu_count(), "nice": args.nice, "server": server.url}
+        try:
+            out["main"] = report = await main_run(server, args, stats, monitor)
+            phases = {"ramp", "burst"}
+            report["interactions"] = stats.summary(phases)
+            report[f"burst_{args.sessions}_concurrent"] = stats.summary({"burst"})
+            report["by_kind"] = stats.by_kind(phases)
+            report["warmup"] = stats.summary({"warmup"})
+            if args.soak_seconds > 0:
+                out["soak"] = await soak(server, args, stats, monitor)
+        finally:
+            monitor.stopped.set()
+            out["client_cpu_percent"] = round(100 * (sum(proc.cpu_times()[:2]) - client_cpu0)
+                                              / (time.monotonic() - wall0), 1)
+            server.stop()
+            errors = [line for line in server.log().splitlines() if "Traceback" in line or "ERROR" in line]
+            out["server_log_errors"] = errors[:10]
+        m = out["main"]
+        g = {"lost_0": m["interactions"]["lost"] == 0,
+             "p95_le_1s": m["interactions"].get("p95_s", 99) <= 1.0,
+             "p95_le_1s_burst": m[f"burst_{args.sessions}_concurrent"].get("p95_s", 99) <= 1.0,
+             "mb_per_extra_session_le_30": m["mb_per_extra_session"] <= 30}
+        if "soak" in out and "end_vs_1_min_percent" in out["soak"]:
+            g["soak_rss_within_10_percent"] = abs(out["soak"]["end_vs_1_min_percent"]) <= 10
+            g["soak_lost_0"] = out["soak"]["latency"]["lost"] == 0
+        out["goals_met"] = g
+        return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--points", type=int, default=10, help="pad points each user commits")
+    parser.add_argument("--think-ms", type=float, default=300,
+                        help="a user's pause after an answer before the next step (0.5x-1.5x, random)")
+    parser.add_argument("--timeout", type=float, default=30, help="an interaction unanswered this long is lost")
+    parser.add_argument("--train-watch", type=float, default=240, help="how long the training user watches")
+    parser.add_argument("--phase-limit", type=float, default=600, help="upper bound of one phase, s")
+    parser.add_argument("--ttl-wait", type=float, default=125,
+                        help="after everyone left, wait this long (server.disconnectedSessionTTL is 120 s); 0: skip")
+    parser.add_argument("--soak-seconds", type=float, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of the server (its trainer inherits it) and of this client; on a machine "
+                             "shared with other work, -10 (root) gives them the cores they would have alone")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    if args.sessions < 3:
+        parser.error("--sessions must be at least 3")
+    out = asyncio.run(amain(args))
+    text = json.dumps(out, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
