@@ -17,6 +17,8 @@ script_finished arrives; a widget inside a fragment sends a fragment rerun, as t
   train_*       one user: the Train tab, 600 images, 1 epoch, Start
   train_poll    that user's page then reruns the training fragment every second (run_every),
                 until the job has finished
+After each answer a user pauses --think-ms (300 ms, times 0.5 to 1.5 at random), as a person
+does between two clicks; --think-ms 0 sends each step the moment the previous one is answered.
 
 Phases of the default run:
   warm-up   one session opens the pad and draws a digit, then leaves: TensorFlow and the model
@@ -34,12 +36,23 @@ Phases of the default run:
 Answered: script_finished arrived within --timeout and the server's state shows the step
 (a commit: the pad's trail grew by one, ends at that point, and the URL's z= is that point;
 draw: the "Encoded at z = ..." text; open: the pad element; train_start: the job's status).
-Lost: anything else. Latency: BackMsg sent → script_finished received, on this client.
+Lost: anything else; a user whose steps stopped on an error, or at a phase's time limit, adds
+one lost "aborted". Latency: BackMsg sent → script_finished received, on this client. The
+figures: nearest-rank p50/p95 over every interaction of the ramp and burst phases (train_poll
+included), and per kind.
+
+CPU: the machine may be shared. Each phase reports the machine's busy time, the server's, its
+trainer's, this client's, and what other programs took (all in % of one core), so a slow answer
+can be told from a starved server; --nice -10 (root) raises the server's and the client's
+priority, their CFS autogroup's included, towards having the cores to themselves.
 
 --soak-seconds N then repeats the same load with new users for N seconds: rounds of 20 new
-sessions that open the pad, commit 10 points, draw and leave, one of them starting a training
-run (if none is running) and watching it. RSS is sampled every second; the report gives it after
-the first minute and at the end.
+sessions that open the pad, commit 10 points, draw and leave; one of them then goes to the Train
+tab and clicks Start if it is enabled (a running job disables it) and watches the job while the
+others of its round are busy. RSS is sampled every second; the report gives it after the first
+minute, every 30 s, and at the end. Closed sessions stay in Streamlit's reconnect store for
+server.disconnectedSessionTTL (120 s, at most 128 sessions), so the store fills during the first
+two minutes.
 
 All loops are bounded in count and time; only 127.0.0.1 is contacted.
 
@@ -57,7 +70,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,14 +100,17 @@ def free_port():
 
 
 def set_priority(pid, nice):
-    """The niceness of a process and of its CFS autogroup. With autogroups (Linux's default on a
-    desktop or a shared machine) every session's group gets an equal share whatever its
+    """The niceness of a process and of its CFS autogroup; returns the group's old niceness.
+    With autogroups (Linux's default) every session's group gets an equal share whatever its
     processes' niceness: the group's own niceness is what weighs against other programs."""
     psutil.Process(pid).nice(nice)
+    path = Path(f"/proc/{pid}/autogroup")
     try:
-        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
-    except OSError:
-        pass  # no autogroups here: the niceness alone counts
+        old = int(path.read_text().split("nice")[1])
+        path.write_text(str(nice))
+        return old
+    except (OSError, IndexError, ValueError):
+        return None  # no autogroups here: the niceness alone counts
 
 
 class Server:
@@ -462,12 +477,28 @@ async def settle(server, seconds=3.0):
     await asyncio.sleep(max(0.0, seconds - 1.0))
 
 
-async def gather_bounded(coros, limit_s):
+ABORTED = []  # (phase, why): a user's steps that stopped on an error or at a phase's time limit
+
+
+async def gather_bounded(coros, limit_s, stats=None, phase=""):
+    """Run the coroutines at once for at most limit_s. A coroutine that raised, or was still
+    running at the limit, did not finish its steps: it is counted as one lost interaction
+    ("aborted") in `stats`, so that nothing a user did not get to do goes unseen."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     done, pending = await asyncio.wait(tasks, timeout=limit_s)
     for t in pending:
         t.cancel()
-    return [t.result() if t in done and not t.cancelled() and t.exception() is None else None for t in tasks]
+    results = []
+    for t in tasks:
+        if t in done and t.exception() is None:
+            results.append(t.result())
+            continue
+        why = f"time limit of the phase ({limit_s:.0f} s)" if t in pending else repr(t.exception())[:200]
+        ABORTED.append((phase, why))
+        if stats is not None:
+            stats.add(phase=phase, user=None, kind="aborted", seconds=None, ok=False, why=why)
+        results.append(None)
+    return results
 
 
 def mb(x):
@@ -481,7 +512,7 @@ async def main_run(server, args, stats, monitor):
     # warm-up: TensorFlow and the model, once; not counted in the figures
     warm = make(0, "warmup")
     warm.points = 1
-    await gather_bounded([warm.session_script()], 300)
+    await gather_bounded([warm.session_script()], 300, stats, "warmup")
     await warm.s.close()
     await settle(server)
     report["rss_mb"]["after_warmup_left"] = mb(server.rss())
@@ -495,7 +526,7 @@ async def main_run(server, args, stats, monitor):
         for u in wave:
             u.points = args.points
         users += wave
-        await gather_bounded([u.session_script() for u in wave], args.phase_limit)
+        await gather_bounded([u.session_script() for u in wave], args.phase_limit, stats, "ramp")
         await settle(server)
         report["rss_mb"][f"at_{len(users)}_sessions"] = mb(server.rss())
     report["ramp_cpu"] = cpu.report()
@@ -505,12 +536,12 @@ async def main_run(server, args, stats, monitor):
         u.phase = "burst"
     cpu = CpuMeter(server)
     trainer = asyncio.ensure_future(users[0].train(args.train_watch))
-    await gather_bounded([u.session_script(first_round=False) for u in users[1:]], args.phase_limit)
+    await gather_bounded([u.session_script(first_round=False) for u in users[1:]], args.phase_limit, stats, "burst")
     report["burst_cpu"] = cpu.report()
     n_burst = sum(1 for r in stats.records if r["phase"] == "burst")
     report["burst_server_cpu_ms_per_interaction"] = round(
         1000 * (cpu.snapshot()["server"] - cpu.start["server"]) / max(1, n_burst), 1)
-    (report["training"],) = await gather_bounded([trainer], args.train_watch + 60)
+    (report["training"],) = await gather_bounded([trainer], args.train_watch + 60, stats, "burst")
     await settle(server)
     report["rss_mb"][f"at_{len(users)}_sessions_after_burst"] = mb(server.rss())
     report["media"] = {k: sum(u.media[k] for u in users + [warm]) for k in ("fetched", "failed")}
@@ -523,7 +554,7 @@ async def main_run(server, args, stats, monitor):
         await asyncio.sleep(args.ttl_wait)
         probe = make(999, "probe")  # writes the session store, which drops the expired sessions
         probe.points = 0
-        await gather_bounded([probe.open()], 60)
+        await gather_bounded([probe.open()], 60, stats, "probe")
         await probe.s.close()
         await settle(server)
         report["rss_mb"][f"after_all_left_{args.ttl_wait:.0f}s_later"] = mb(server.rss())
@@ -555,11 +586,11 @@ async def soak(server, args, stats, monitor):
             return await u.train(poll_limit_s=args.train_watch, stop=others_done)
 
         async def others():
-            await gather_bounded([u.session_script() for u in users[1:]], limit)
+            await gather_bounded([u.session_script() for u in users[1:]], limit, stats, "soak")
             others_done.set()
 
         limit = max(30.0, min(args.phase_limit, end - time.monotonic() + 60))
-        results = await gather_bounded([trainer_script(users[0]), others()], limit + 10)
+        results = await gather_bounded([trainer_script(users[0]), others()], limit + 10, stats, "soak")
         if results[0]:
             trainings.append(results[0])
         await asyncio.gather(*(u.s.close() for u in users))
@@ -589,8 +620,8 @@ async def soak(server, args, stats, monitor):
 async def amain(args):
     with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
         server = Server(workdir, nice=args.nice)
-        if args.nice:
-            set_priority(os.getpid(), args.nice)
+        # this client's autogroup is its terminal session's: given back at the end
+        group_nice = set_priority(os.getpid(), args.nice) if args.nice else None
         monitor = RssMonitor(server)
         monitor.start()
         stats = Stats()
@@ -609,6 +640,8 @@ async def amain(args):
                 out["soak"] = await soak(server, args, stats, monitor)
         finally:
             monitor.stopped.set()
+            if group_nice is not None:
+                Path("/proc/self/autogroup").write_text(str(group_nice))
             out["client_cpu_percent"] = round(100 * (sum(proc.cpu_times()[:2]) - client_cpu0)
                                               / (time.monotonic() - wall0), 1)
             server.stop()

@@ -11,6 +11,9 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # matplotlib's tab10: distinct, colour-blind-tolerable, and what the app always used for digits
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# Tableau 10 (2016): as distinct, and different, so a switch of dataset shows at a glance
+TABLEAU10 = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+             "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ FASHION_MNIST = DatasetSpec(
     image_shape=(28, 28),
     class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    class_colors=TAB10, item_noun="item", drawable=False,
+    class_colors=TABLEAU10, item_noun="item", drawable=False,
     credit="Fashion-MNIST by Zalando Research (MIT licence)",
     licence="MIT", n_train=60000, n_test=10000)
 
