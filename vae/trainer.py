@@ -175,7 +175,7 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int):
         from vae.train import TrainConfig, train_and_save
 
         config = TrainConfig(**config)
-        arrays = load_arrays()
+        arrays = load_arrays(dataset=config.dataset)
         callbacks = _define_callbacks()
         stop = callbacks["StopRequest"](job_dir)
         preview = functools.partial(write_preview, images=arrays["x_test"][:PREVIEW_DIGITS],
