@@ -14,6 +14,7 @@ from vae import evaluate as ev
 from vae import knn, store
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+IWAE_JSON_KEYS = {"iwae_neg_log_likelihood", "iwae_stderr", "iwae_k", "iwae_images", "dataset"}
 JSON_KEYS = {"neg_elbo", "reconstruction", "kl", "knn5_accuracy", "model"}
 
 
@@ -26,13 +27,15 @@ def run_cli(*args):
 # -- the command line
 
 def test_cli_json_prints_one_object_with_the_documented_keys(tiny_model_dir):
-    result = run_cli("--model", str(tiny_model_dir), "--json")
+    result = run_cli("--model", str(tiny_model_dir), "--json", "--iwae-k", "50", "--iwae-images", "200")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, result.stdout
     metrics = json.loads(lines[0])
-    assert isinstance(metrics, dict) and set(metrics) == JSON_KEYS
-    assert metrics["model"] == str(tiny_model_dir)
+    assert isinstance(metrics, dict) and set(metrics) == JSON_KEYS | IWAE_JSON_KEYS
+    assert metrics["model"] == str(tiny_model_dir) and metrics["dataset"] == "mnist"
+    assert (metrics["iwae_k"], metrics["iwae_images"]) == (50, 200)
+    assert metrics["iwae_stderr"] > 0 and math.isfinite(metrics["iwae_neg_log_likelihood"])
     for key in JSON_KEYS - {"model"}:
         assert isinstance(metrics[key], float) and math.isfinite(metrics[key]), key
     assert metrics["neg_elbo"] == pytest.approx(metrics["reconstruction"] + metrics["kl"], rel=1e-9)

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 KL_REDUCTIONS = ("mean", "sum")  # "mean" over latent dims is the reference; "sum" is the true ELBO
+LR_SCHEDULES = ("constant", "cosine")  # constant is the reference's Adam default
 
 STOP_COMPLETED = "completed"
 STOP_EARLY = "early_stopping"
@@ -26,6 +27,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 3
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # "cosine": decay to 5% of learning_rate over `epochs`
     dataset: str = "mnist"  # a name in vae.datasets.DATASETS
     arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
 
@@ -40,6 +42,8 @@ class TrainConfig:
             raise ValueError("train_on must be 'train' or 'all'")
         if self.limit is not None and self.limit < 20:
             raise ValueError("limit must be at least 20 images (some are held out for validation)")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
         if self.latent_dim < 1:

@@ -67,6 +67,25 @@ def iwae_of(model, arrays, k, n_images=None, seed=0):
     return iwae_metrics(model, arrays["x_test"][:n_images], k=k, seed=seed)
 
 
+def record_iwae(model_dir, model, arrays, k, n_images=None, seed=0, check_k=None, check_images=500):
+    """Add the IWAE metrics (and, with check_k, a convergence check of K against check_k on the
+    first check_images test images) to a model directory's metadata.json, rewritten atomically."""
+    import json
+    from vae.store import METADATA_FILE, atomic_file, read_metadata
+    metadata = read_metadata(model_dir)
+    metrics = iwae_of(model, arrays, k, n_images, seed)
+    if check_k:
+        low = iwae_of(model, arrays, k, check_images, seed)["iwae_nll"]
+        high = iwae_of(model, arrays, check_k, check_images, seed)["iwae_nll"]
+        metrics["iwae_convergence"] = {"images": check_images, "k": k, "check_k": check_k,
+                                       "iwae_nll_k": low, "iwae_nll_check_k": high,
+                                       "difference": low - high}
+    metadata["metrics"].update(metrics)
+    with atomic_file(model_dir / METADATA_FILE) as f:  # the layout write_model_dir gives it
+        f.write(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    return metadata["metrics"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="model directory or name in models/ (default: the shipped model)")
@@ -76,6 +95,10 @@ def main(argv=None):
                         help="importance samples per image for the IWAE bound; 0 skips it")
     parser.add_argument("--iwae-images", type=int, default=None,
                         help="IWAE on the first N test images only (default: all; K decodes each)")
+    parser.add_argument("--record", action="store_true",
+                        help="store the IWAE metrics in the model's metadata.json (atomic rewrite)")
+    parser.add_argument("--check-k", type=int, default=None,
+                        help="with --record: also compare K with this many samples on 500 test images")
     args = parser.parse_args(argv)
 
     from vae.config import recorded_dataset
@@ -90,8 +113,13 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    metrics = evaluate(load_vae(model_dir / MODEL_FILE), arrays, args.seed, spec,
-                       iwae_k=args.iwae_k, iwae_images=args.iwae_images)
+    model = load_vae(model_dir / MODEL_FILE)
+    if args.record:
+        recorded = record_iwae(model_dir, model, arrays, args.iwae_k, args.iwae_images, args.seed,
+                               check_k=args.check_k)
+        print(json.dumps({k: v for k, v in recorded.items() if k.startswith("iwae")}))
+        return 0
+    metrics = evaluate(model, arrays, args.seed, spec, iwae_k=args.iwae_k, iwae_images=args.iwae_images)
     if "iwae_nll" in metrics:
         metrics["iwae_neg_log_likelihood"] = metrics.pop("iwae_nll")
     metrics["dataset"] = spec.name

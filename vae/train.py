@@ -17,8 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.config import (KL_REDUCTIONS, STOP_COMPLETED, STOP_EARLY, STOP_USER,  # noqa: F401
-                        TrainConfig, run_name)
+from vae.config import (KL_REDUCTIONS, LR_SCHEDULES, STOP_COMPLETED, STOP_EARLY,  # noqa: F401
+                        STOP_USER, TrainConfig, run_name)
+
+# Speed (bench/reference_speed.py measures it against the post's own script):
+# several train steps per call into TensorFlow spare Keras' per-step Python work,
+# which at batch 128 on a small model is a large share of each step. Callbacks'
+# batch hooks then run once per STEPS_PER_EXECUTION steps (a Stop waits that long).
+STEPS_PER_EXECUTION = 32
+VALIDATION_BATCH = 1024  # forward only: bigger batches, fewer steps
+COSINE_FLOOR = 0.05  # the cosine schedule ends at 5% of the initial learning rate
+
 
 def training_images(arrays, config):
     """uint8 training images and the held-out validation slice, seeded shuffle."""
@@ -47,6 +56,25 @@ class StopReason:
         return STOP_COMPLETED
 
 
+def as_dataset(images, batch_size, seed=None):
+    """A tf.data pipeline over float images in memory: (re)shuffled each epoch when seeded,
+    batched, prefetched so the next batch is ready when a step ends."""
+    import tensorflow as tf
+    data = tf.data.Dataset.from_tensor_slices(images)
+    if seed is not None:
+        data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate(config, steps_per_epoch):
+    """Adam's learning rate: the float itself, or a cosine decay over the whole run."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    import keras
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch,
+                                                  alpha=COSINE_FLOOR)
+
+
 def library_versions():
     import keras
     import tensorflow as tf
@@ -66,15 +94,17 @@ def fit(config, arrays, callbacks=(), user_stop=None, verbose=1):
     train_u8, val_u8 = training_images(arrays, config)
     x_train, x_val = to_model_input(train_u8), to_model_input(val_u8)
     spec = get_dataset(config.dataset)
-    model = build_vae(config.latent_dim, config.beta, config.kl_reduction, config.learning_rate,
-                      arch=config.arch, image_shape=spec.image_shape)
+    steps_per_epoch = -(-len(x_train) // config.batch_size)
+    model = build_vae(config.latent_dim, config.beta, config.kl_reduction,
+                      learning_rate(config, steps_per_epoch), arch=config.arch,
+                      image_shape=spec.image_shape, steps_per_execution=STEPS_PER_EXECUTION)
     early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                           restore_best_weights=True)
     all_callbacks = [early, *callbacks] + ([user_stop] if user_stop is not None else [])
     started = time.time()
-    history = model.fit(x_train, validation_data=(x_val,), epochs=config.epochs,
-                        batch_size=config.batch_size, shuffle=True, callbacks=all_callbacks,
-                        verbose=verbose)
+    history = model.fit(as_dataset(x_train, config.batch_size, seed=config.seed),
+                        validation_data=as_dataset(x_val, VALIDATION_BATCH), epochs=config.epochs,
+                        callbacks=all_callbacks, verbose=verbose)
     seconds = time.time() - started
     history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     epochs_run = len(history.get("loss", []))
@@ -162,6 +192,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam's (initial) rate")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help="constant (reference) or cosine decay to 5%% over the epochs")
     p.add_argument("--out", type=Path, default=None, help="model directory to create")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -172,7 +205,8 @@ def main(argv=None):
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, beta=args.beta,
                          kl_reduction=args.kl_reduction, latent_dim=args.latent_dim,
                          train_on=args.train_on, limit=args.limit, seed=args.seed,
-                         patience=args.patience, dataset=args.dataset, arch=args.arch)
+                         patience=args.patience, dataset=args.dataset, arch=args.arch,
+                         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule)
     from vae.data import DataError
     try:
         config.validate()
