@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO_ROOT
-from test_app import canvas_payload
+from test_app import canvas_payload, component_data as component, run_app
 from test_datasets import TOY_CLASSES, TOY_SHAPE, toy  # noqa: F401 (a fixture)
 
 APP = str(REPO_ROOT / "app.py")
@@ -40,20 +40,8 @@ def toy_models(toy, tmp_path, monkeypatch):  # noqa: F811
     return root
 
 
-def run(view, **query):
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["model"] = "toy-model"
-    at.query_params["view"] = view
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def component(at, name):
-    return next(json.loads(e.proto.json) for e in at.main
-                if getattr(getattr(e, "proto", None), "component_name", "") == name)
+def run(view):
+    return run_app(view, model="toy-model")
 
 
 def test_every_tab_opens_on_a_toy_dataset(toy_models):

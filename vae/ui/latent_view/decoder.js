@@ -337,4 +337,18 @@ export function buildLegend(container, model, hidden, onToggle) {
   });
 }
 
-export const finitePoint = (z) => Array.isArray(z) && z.length === 2 && z.every((v) => Number.isFinite(v));
+// Streamlit calls a component's function again on every rerun with the same parentElement:
+// keep one view per element, update it, and destroy it in the cleanup Streamlit calls on unmount.
+export function mountView(View, views, { parentElement, data, setStateValue }) {
+  let view = views.get(parentElement);
+  if (!view) {
+    view = new View(parentElement);
+    views.set(parentElement, view);
+  }
+  view.update(data, setStateValue);
+  return () => {
+    view.destroy();
+    views.delete(parentElement);
+  };
+}
+

@@ -151,15 +151,4 @@ class LineView {
   }
 }
 
-export default function ({ parentElement, data, setStateValue }) {
-  let view = LINES.get(parentElement);
-  if (!view) {
-    view = new LineView(parentElement);
-    LINES.set(parentElement, view);
-  }
-  view.update(data, setStateValue);
-  return () => {
-    view.destroy();
-    LINES.delete(parentElement);
-  };
-}
+export default (args) => mountView(LineView, LINES, args);

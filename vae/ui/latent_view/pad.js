@@ -255,15 +255,4 @@ class Pad {
   }
 }
 
-export default function ({ parentElement, data, setStateValue }) {
-  let pad = PADS.get(parentElement);
-  if (!pad) {
-    pad = new Pad(parentElement);
-    PADS.set(parentElement, pad);
-  }
-  pad.update(data, setStateValue);
-  return () => {
-    pad.destroy();
-    PADS.delete(parentElement);
-  };
-}
+export default (args) => mountView(Pad, PADS, args);
