@@ -33,9 +33,12 @@ class Pad {
         <canvas class="digit" width="${DIGIT_PX}" height="${DIGIT_PX}" aria-label="decoded image"></canvas>
         <div class="readout"><span class="which"></span> z = (<span class="z0"></span>, <span class="z1"></span>)</div>
         <div class="looks"></div>
-        <div class="hint">Move over the pad to decode live · click or tap to keep a point ·
-          arrow keys move (Shift: faster), Enter keeps</div>
+        <div class="hint"></div>
       </div>`;
+    // A finger has no hover and no arrow keys: say what works with the pointer in hand.
+    this.root.querySelector(".hint").textContent = matchMedia("(pointer: coarse)").matches
+      ? "Drag a finger over the pad to decode live · lift it to keep the point"
+      : "Move over the pad to decode live · click to keep a point · arrow keys move (Shift: faster), Enter keeps";
     parent.append(this.root);
     this.plane = new Plane(this.root.querySelector(".plane-slot"), "latent pad: move to decode, click to keep");
     this.digit = this.root.querySelector(".digit");
