@@ -57,6 +57,7 @@ two minutes.
 All loops are bounded in count and time; only 127.0.0.1 is contacted.
 
 Usage: python bench/load.py [--sessions 20] [--points 10] [--think-ms 300] [--soak-seconds 0]
+                            [--nice -10] [--option runner.postScriptGC=false]
 """
 import argparse
 import asyncio
@@ -116,7 +117,7 @@ def set_priority(pid, nice):
 class Server:
     """`streamlit run app.py` on 127.0.0.1, its models folder a temporary copy of models/reference."""
 
-    def __init__(self, workdir, startup_timeout=120, nice=0):
+    def __init__(self, workdir, startup_timeout=120, nice=0, options=()):
         self.models = Path(workdir) / "models"
         self.models.mkdir()
         shutil.copytree(REPO_ROOT / "models" / "reference", self.models / "reference")
@@ -126,7 +127,8 @@ class Server:
         env = {**os.environ, "VAE_MODELS_DIR": str(self.models), "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             *(arg for option in options for arg in ("--" + option.split("=", 1)[0], option.split("=", 1)[1]))],
             cwd=REPO_ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True)
         self.ps = psutil.Process(self.proc.pid)
@@ -619,7 +621,7 @@ async def soak(server, args, stats, monitor):
 
 async def amain(args):
     with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
-        server = Server(workdir, nice=args.nice)
+        server = Server(workdir, nice=args.nice, options=args.option)
         # this client's autogroup is its terminal session's: given back at the end
         group_nice = set_priority(os.getpid(), args.nice) if args.nice else None
         monitor = RssMonitor(server)
@@ -628,7 +630,8 @@ async def amain(args):
         proc = psutil.Process()
         client_cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
         out = {"sessions": args.sessions, "points_per_session": args.points, "think_ms": args.think_ms,
-               "timeout_s": args.timeout, "cpus": os.cpu_count(), "nice": args.nice, "server": server.url}
+               "timeout_s": args.timeout, "cpus": os.cpu_count(), "nice": args.nice, "options": args.option,
+               "server": server.url}
         try:
             out["main"] = report = await main_run(server, args, stats, monitor)
             phases = {"ramp", "burst"}
@@ -675,6 +678,8 @@ def main():
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the server (its trainer inherits it) and of this client; on a machine "
                              "shared with other work, -10 (root) gives them the cores they would have alone")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a Streamlit option for the server, e.g. runner.postScriptGC=false (repeatable)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     if args.sessions < 3:
