@@ -139,3 +139,12 @@ def test_a_load_broken_by_a_concurrent_clear_session_is_tried_again(monkeypatch)
     monkeypatch.setattr(vae.model, "load_vae", lambda path: (_ for _ in ()).throw(ValueError("bad file")))
     with pytest.raises(ValueError, match="bad file"):  # any other error is not retried
         explorer_module._load_keras("x")
+
+
+def test_streamlit_no_longer_clears_the_keras_session_after_a_run():
+    """The page replaces Streamlit's private post-run cleanup; if a Streamlit upgrade renames
+    it, this fails instead of the server silently paying for clear_session() again."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import vae.ui.state  # noqa: F401 (installs the replacement)
+    assert script_runner._clean_problem_modules.__name__ == "_close_pyplot_figures"

@@ -35,7 +35,8 @@ def _load_keras(model_file):
 
     Streamlit calls clear_session() after every script run, and it resets Keras' naming
     state for every thread: a model being built in this thread at that moment can end
-    up with two layers of the same auto-generated name, and Keras refuses it.
+    up with two layers of the same auto-generated name, and Keras refuses it. vae.ui.state
+    stops Streamlit from calling it; this stays for any other caller of clear_session().
     """
     from vae.model import load_vae  # the TensorFlow import happens here, off the page's path
 

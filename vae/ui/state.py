@@ -1,9 +1,11 @@
 """Session and server state shared by the sections: the active model and the pad point."""
 import gc
 import os
+import sys
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner as _script_runner
 
 from vae import store
 from vae.explorer import open_explorer
@@ -12,6 +14,22 @@ from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
+
+
+def _close_pyplot_figures():
+    """Streamlit's own cleanup after a script run, less keras.backend.clear_session()."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
+# Streamlit calls keras.backend.clear_session() after every script run, to free models a script
+# built. This server builds none (training is its own process), and the call cost a quarter of
+# the server's CPU with 20 users (bench/load.py) and reset Keras' naming state under a model
+# being loaded in the background. It replaces a private function of the pinned Streamlit 1.67;
+# tests/test_export.py fails if that function disappears.
+if hasattr(_script_runner, "_clean_problem_modules"):
+    _script_runner._clean_problem_modules = _close_pyplot_figures
 
 
 def _freeze_gc():
