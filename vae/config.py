@@ -21,7 +21,7 @@ class TrainConfig:
     beta: float = 1.0
     kl_reduction: str = "mean"  # "mean" is the reference; "sum" is the true ELBO
     latent_dim: int = 2
-    train_on: str = "train"  # "train": 60k split, test unseen; "all": 70k as the reference
+    train_on: str = "train"  # "train": the train split, test unseen; "all": train + test, as the reference
     limit: int | None = None  # first N images, for quick runs
     seed: int = 0
     val_fraction: float = 0.1
