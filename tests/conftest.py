@@ -21,6 +21,30 @@ def tiny_model_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch, tiny_model_dir):
+    """models/ with the shipped reference and one tiny extra version, no operator settings,
+    and a fresh job manager."""
+    import shutil
+
+    import vae.jobs
+    import vae.store
+    from vae.operator_password import ENV_VAR
+    from vae.ui import training
+
+    root = tmp_path / "models"
+    root.mkdir()
+    shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
+    shutil.copytree(tiny_model_dir, root / "tiny")
+    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
+    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
+    for name in ("VAE_TRAINING", "VAE_MAX_EPOCHS", ENV_VAR):
+        monkeypatch.delenv(name, raising=False)
+    training.job_manager.clear()
+    yield root
+    training.job_manager.clear()
+
+
 # With VAE_REQUIRE_BROWSER=1 (CI), a browser test that is skipped, or no browser
 # test at all, fails the run: green must mean the app worked in a real browser.
 _browser_outcomes = []

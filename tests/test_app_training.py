@@ -12,25 +12,6 @@ from conftest import REPO_ROOT
 APP = str(REPO_ROOT / "app.py")
 
 
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch, tiny_model_dir):
-    """models/ with the shipped reference and one tiny extra version, plus a fresh job manager."""
-    import vae.jobs
-    import vae.store
-    from vae.ui import training
-
-    root = tmp_path / "models"
-    root.mkdir()
-    shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
-    shutil.copytree(tiny_model_dir, root / "tiny")
-    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
-    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
-    monkeypatch.delenv("VAE_TRAINING", raising=False)
-    monkeypatch.delenv("VAE_MAX_EPOCHS", raising=False)
-    training.job_manager.clear()
-    yield root
-    training.job_manager.clear()
-
 
 def run(view=None):
     at = AppTest.from_file(APP, default_timeout=180)

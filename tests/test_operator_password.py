@@ -2,7 +2,6 @@
 import dataclasses
 import hmac
 import json
-import shutil
 import subprocess
 import time
 
@@ -51,24 +50,6 @@ def test_an_unlock_is_forgotten_when_the_password_changes():
 
 
 # --- the page ------------------------------------------------------------------------------
-
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch, tiny_model_dir):
-    import vae.jobs
-    import vae.store
-    from vae.ui import training
-
-    root = tmp_path / "models"
-    root.mkdir()
-    shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
-    shutil.copytree(tiny_model_dir, root / "tiny")
-    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
-    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
-    for name in ("VAE_TRAINING", "VAE_MAX_EPOCHS", op.ENV_VAR):
-        monkeypatch.delenv(name, raising=False)
-    training.job_manager.clear()
-    yield root
-    training.job_manager.clear()
 
 
 @pytest.fixture

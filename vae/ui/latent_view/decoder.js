@@ -171,8 +171,17 @@ export function modelFromPayload(payload) {
   return model;
 }
 
-export function cachedModel(key) {
-  return MODELS.get(key);
+// The model a view's data names: decoded from the payload when it came along (and the page
+// tells Python it holds it), else from the page's cache; null, and Python asked to send it
+// again, when the page lost it.
+export function receiveModel(data, setStateValue) {
+  if (data.payload) {
+    modelFromPayload(data.payload);
+    setStateValue("have", data.payload.key);
+  }
+  const model = MODELS.get(data.model) ?? null;
+  if (!model) setStateValue("have", null);
+  return model;
 }
 
 // -- drawing -------------------------------------------------------------------

@@ -49,13 +49,8 @@ class LineView {
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    if (data.payload) {
-      modelFromPayload(data.payload);
-      setStateValue("have", data.payload.key);
-    }
-    const model = cachedModel(data.model);
+    const model = receiveModel(data, setStateValue);
     if (!model) {
-      setStateValue("have", null);
       this.root.dataset.ready = "false";
       return;
     }

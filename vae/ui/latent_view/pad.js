@@ -136,13 +136,8 @@ class Pad {
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    if (data.payload) {
-      modelFromPayload(data.payload);
-      setStateValue("have", data.payload.key);
-    }
-    const model = cachedModel(data.model);
-    if (!model) { // this page lost the model (or never had it): ask Python to send it
-      setStateValue("have", null);
+    const model = receiveModel(data, setStateValue);
+    if (!model) {
       this.root.dataset.ready = "false";
       return;
     }
