@@ -13,10 +13,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from vae import store
 from vae.jobfiles import LOCK_FILE
@@ -24,6 +22,8 @@ from vae.jobs import JobManager, NotWritableError
 from vae.processes import process_state
 
 from conftest import REPO_ROOT
+from test_app import run_app as run
+from test_jobs import wait_for
 
 APP = str(REPO_ROOT / "app.py")
 TINY = {"epochs": 2, "limit": 300}
@@ -79,16 +79,6 @@ def kill_leftover_trainer(manager):
     if info is not None and process_state(info.pid, info.pid_start)[0]:
         os.kill(info.pid, signal.SIGKILL)
         manager.wait(30)
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def lock_is_free(runtime_dir):
@@ -156,17 +146,6 @@ def app_models(monkeypatch):
     monkeypatch.delenv("VAE_OPERATOR_PASSWORD", raising=False)
     yield use
     training.job_manager.clear()
-
-
-def run(view=None, **query):
-    at = AppTest.from_file(APP, default_timeout=180)
-    if view:
-        at.query_params["view"] = view
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_the_train_tab_says_why_a_read_only_folder_cannot_train(tmpfs, tmp_path, app_models):
