@@ -345,9 +345,11 @@ def test_a_point_from_python_moves_the_pad(page, server):
     page.locator(".st-key-pad_sample").get_by_role("button").click()  # one copy is hidden
     poll(page, lambda: page.url != url, message="the sampled point in the URL")
     z = url_point(page.url)
-    shown = f"({z[0]:.2f}, {z[1]:.2f})".replace("-", "\u2212")
-    poll(page, lambda: shown in page.locator(READOUT).inner_text(),
-         message=f"the pad to show the sampled point {shown}")
+    # Compared as numbers: the URL, Python and the pad hold the same 3-decimal point.
+    poll(page, lambda: json.loads(page.locator(PAD_ROOT).get_attribute("data-point") or "null") == z,
+         message=f"the pad to hold the sampled point {z}")
+    shown = page.evaluate("z => z.map(v => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace('-', '\u2212'))", z)  # pad.js' own rounding
+    assert f"({shown[0]}, {shown[1]})" in page.locator(READOUT).inner_text()
     assert page.locator(DIGIT).evaluate(DIGIT_PIXELS) != digit
     no_exceptions(page)
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from vae.latent import MAX_ABS_Z
 from vae.ui.latent_view import latent_pad, valid_point
-from vae.ui.state import current_point, point_rev, point_source, set_point, start_model_loading
+from vae.ui.state import current_point, point_rev, point_source, set_point, snap, start_model_loading
 
 PAD_KEY = "latent_pad"
 TRAIL_KEY = "pad_trail"  # points kept this session, oldest first
@@ -48,8 +48,20 @@ def take_commits():
     set_point(fresh[-1][1], source="pad")
 
 
-def _from_inputs():
-    set_point([st.session_state["z0_input"], st.session_state["z1_input"]])
+def input_key(axis, rev):
+    """The number inputs are new widgets whenever the point moves (see render)."""
+    return f"z{axis}_input@{rev}"
+
+
+def _from_inputs(rev):
+    if rev != point_rev():  # a value for a point that has since moved on
+        return
+    typed = [st.session_state.get(input_key(axis, rev)) for axis in (0, 1)]
+    if any(v is None for v in typed):
+        return
+    if np.array_equal(snap(typed), st.session_state.get("z")):  # nothing moved: no new revision
+        return
+    set_point(typed)
 
 
 def _sample_prior(latent_dim):
@@ -66,8 +78,6 @@ def render(explorer):
     # A fragment: a kept point reruns this section only, and moving the pointer reruns nothing.
     take_commits()
     z = current_point(explorer)
-    st.session_state.setdefault("z0_input", float(round(z[0], 3)))
-    st.session_state.setdefault("z1_input", float(round(z[1], 3)))
     trail = st.session_state.get(TRAIL_KEY, [])
     show_codes = st.session_state.get("pad_show_map", True)
     # The pad and its digit take the full width; the exact controls sit in a row beneath.
@@ -77,10 +87,16 @@ def render(explorer):
     c0, c1, c2, c3 = st.columns([1.3, 1, 1, 1.6], vertical_alignment="bottom")
     c0.toggle("Show the test set", value=True, key="pad_show_map",
               help=f"Each dot is a held-out test {explorer.noun} at its z_mean, coloured by label.")
-    c1.number_input("z[0]", min_value=-MAX_ABS_Z, max_value=MAX_ABS_Z, step=0.05, format="%.3f",
-                    key="z0_input", on_change=_from_inputs)
-    c2.number_input("z[1]", min_value=-MAX_ABS_Z, max_value=MAX_ABS_Z, step=0.05, format="%.3f",
-                    key="z1_input", on_change=_from_inputs)
+    # The inputs show the point; their default *is* the point and they are keyed by its
+    # revision. A number input the browser re-mounts (a model switch under load does it)
+    # reports its default: with Streamlit's default, min_value, that moved the point to
+    # (-100, -100). Now a re-mount reports the point itself, and a value typed into an input
+    # of an older revision is ignored.
+    rev = point_rev()
+    for column, axis in ((c1, 0), (c2, 1)):
+        column.number_input(f"z[{axis}]", min_value=-MAX_ABS_Z, max_value=MAX_ABS_Z, value=float(z[axis]),
+                            step=0.05, format="%.3f", key=input_key(axis, rev), on_change=_from_inputs,
+                            args=(rev,))
     c3.button("Sample z from the prior", icon=":material/casino:", key="pad_sample",
               on_click=_sample_prior, args=(explorer.latent_dim,), help="z ~ N(0, I)")
     kept = f"{len(trail)} point{'' if len(trail) == 1 else 's'} kept this session"

@@ -100,7 +100,13 @@ def parse_point(text, latent_dim=2):
         return None
     if values.shape != (latent_dim,) or not np.all(np.isfinite(values)) or np.any(np.abs(values) > MAX_ABS_Z):
         return None
-    return values.astype("float32")
+    return snap(values)
+
+
+def snap(z):
+    """A point at the URL's precision (3 decimals): the same number in Python, the URL, the
+    number inputs and the page, so none of them rounds it differently from another."""
+    return np.round(np.asarray(z, dtype="float64"), 3)  # float64: 0.107 goes to the page as 0.107
 
 
 def format_point(z):
@@ -114,7 +120,7 @@ def current_point(explorer):
         point = parse_point(from_url, explorer.latent_dim) if from_url else None
         if from_url and point is None:
             st.toast(f"Ignored z={from_url!r} in the link: expected two numbers like z=0.5,-1.2")
-        st.session_state["z"] = point if point is not None else np.zeros(explorer.latent_dim, "float32")
+        st.session_state["z"] = point if point is not None else np.zeros(explorer.latent_dim)
     return st.session_state["z"]
 
 
@@ -129,12 +135,10 @@ def point_source():
 
 
 def set_point(z, source="other"):
-    z = np.asarray(z, dtype="float32")
+    z = snap(z)
     st.session_state["z"] = z
     st.session_state["z_rev"] = point_rev() + 1
     st.session_state["z_source"] = source
-    st.session_state["z0_input"] = float(round(z[0], 3))
-    st.session_state["z1_input"] = float(round(z[1], 3))
     st.query_params[Z_PARAM] = format_point(z)
 
 

@@ -196,6 +196,7 @@ class Pad {
     q(".looks").append("Looks like ", strong, ` · ${Math.round(looks.share * looks.k)} of the ${looks.k} ` +
       `nearest test ${this.model.noun}s`);
     this.root.dataset.label = name;
+    this.root.dataset.point = JSON.stringify(this.committed); // the kept point, as numbers (for tests)
     this.drawOverlay();
     if (eventTime !== undefined) {
       const drawn = performance.now();
