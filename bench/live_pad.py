@@ -199,9 +199,10 @@ def main():
     from playwright.sync_api import sync_playwright
 
     from vae.explorer import open_explorer
-    from vae.store import DEFAULT_MODEL, MODELS_DIR
+    from vae.settings import models_dir
+    from vae.store import DEFAULT_MODEL
 
-    extent = open_explorer(MODELS_DIR / DEFAULT_MODEL).extent()
+    extent = open_explorer(models_dir() / DEFAULT_MODEL).extent()
     started = time.monotonic()
     proc, url, _ = start_server()
     runs = []

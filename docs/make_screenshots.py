@@ -94,11 +94,11 @@ def z_to_page(box, extent, z):
 
 def pad_shots(page, url, out_dir, frames):
     from vae.explorer import open_explorer
-    from vae.store import MODELS_DIR
+    from vae.settings import models_dir
 
     open_tab(page, url, None)
     page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
-    explorer = open_explorer(MODELS_DIR / page.locator(PAD_ROOT).get_attribute("data-model").split("@")[0])
+    explorer = open_explorer(models_dir() / page.locator(PAD_ROOT).get_attribute("data-model").split("@")[0])
     extent = explorer.extent()
     box = page.locator(OVERLAY).bounding_box()
     path = loop_points(class_loop(explorer), frames)

@@ -27,19 +27,17 @@ def models_dir(tmp_path, monkeypatch, tiny_model_dir):
     and a fresh job manager."""
     import shutil
 
-    import vae.jobs
-    import vae.store
-    from vae.operator_password import ENV_VAR
+    from vae.settings import SETTINGS
     from vae.ui import training
 
     root = tmp_path / "models"
     root.mkdir()
     shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
     shutil.copytree(tiny_model_dir, root / "tiny")
-    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
-    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
-    for name in ("VAE_TRAINING", "VAE_MAX_EPOCHS", ENV_VAR):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VAE_MODELS_DIR", str(root))
+    for setting in SETTINGS.values():
+        if setting.env != "VAE_MODELS_DIR":
+            monkeypatch.delenv(setting.env, raising=False)
     training.job_manager.clear()
     yield root
     training.job_manager.clear()

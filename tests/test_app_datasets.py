@@ -25,8 +25,6 @@ def toy_models(toy, tmp_path, monkeypatch):  # noqa: F811
     so that drawing is exercised at 16×16 too."""
     import shutil
 
-    import vae.jobs
-    import vae.store
     from vae import train
     from vae.datasets import DATASETS
 
@@ -35,8 +33,7 @@ def toy_models(toy, tmp_path, monkeypatch):  # noqa: F811
     shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
     assert train.main(["--dataset", "toy", "--epochs", "2", "--batch-size", "32",
                        "--out", str(root / "toy-model"), "--quiet"]) == 0
-    monkeypatch.setattr(vae.store, "MODELS_DIR", root)
-    monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
+    monkeypatch.setenv("VAE_MODELS_DIR", str(root))
     return root
 
 

@@ -136,8 +136,7 @@ def app_models(monkeypatch):
     from vae.ui import training
 
     def use(root):
-        monkeypatch.setattr(store, "MODELS_DIR", root)
-        monkeypatch.setattr(vae.jobs, "MODELS_DIR", root)
+        monkeypatch.setenv("VAE_MODELS_DIR", str(root))
         training.job_manager.clear()
         return root
 

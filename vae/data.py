@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from vae.datasets import DEFAULT_DATASET, MNIST, get_dataset
+from vae.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 # MNIST's, kept for callers written before there were several datasets
 DEFAULT_PATH = MNIST.file

@@ -28,7 +28,8 @@ from vae.datasets import get_dataset
 from vae.jobfiles import (ARGS_FILE, CURRENT_FILE, EVAL_SECONDS, JOB_FILE, LOCK_FILE, PREVIEW_FILE,
                           PROGRESS_FILE, STOP_FILE, EventReader, JobInfo, JobStatus, summarize)
 from vae.processes import creation_time, process_state, spawn_trainer
-from vae.store import MODELS_DIR, SHIPPED_MODELS, NotWritableError, check_writable, read_json, write_json_atomic
+from vae import settings
+from vae.store import SHIPPED_MODELS, NotWritableError, check_writable, read_json, write_json_atomic
 
 __all__ = ["JobAlreadyRunning", "JobManager", "JobInfo", "JobStatus", "NotWritableError", "check_model_name",
            "estimate_seconds", "summarize", "EVAL_SECONDS", "STARTUP_SECONDS"]
@@ -74,7 +75,7 @@ class JobManager:
     processes, agree on the one current job: all state lives in runtime_dir."""
 
     def __init__(self, runtime_dir=None, models_dir=None, threads=None):
-        self.models_dir = Path(models_dir or MODELS_DIR)
+        self.models_dir = Path(models_dir or settings.models_dir())
         self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
         self.threads = threads or os.cpu_count() or 1
         self._reader = None

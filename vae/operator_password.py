@@ -1,26 +1,12 @@
-"""Who may train and delete: the operator password, as plain functions (the page is in
-vae/ui/operator_lock.py).
+"""Who may train for others and delete: the operator password, as plain functions (the page is
+in vae/ui/operator_lock.py; where the password is set, in vae/settings.py).
 
-When VAE_OPERATOR_PASSWORD (or `[vae] operator_password` in .streamlit/secrets.toml) is
-set, starting and stopping training and deleting versions need it. When it is not set,
-anyone who can open the page may do them, as on a laptop.
+When a password is set, deleting versions, stopping other people's jobs and running more than
+one job need it, and so does training at all unless training is open to everyone
+(VAE_TRAINING=everyone). When it is not set, anyone who can open the page is treated alike.
 """
 import hashlib
 import hmac
-
-ENV_VAR = "VAE_OPERATOR_PASSWORD"
-SECRET_KEY = "operator_password"
-
-
-def configured_password(environ, secret=None):
-    """The password from the environment, else from secrets.toml; None when neither sets one.
-    A blank value counts as unset: nobody could type it."""
-    value = environ.get(ENV_VAR)
-    if value is None:
-        value = secret
-    if value is None or not str(value).strip():
-        return None
-    return str(value)
 
 
 def password_matches(given, expected):

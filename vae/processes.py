@@ -10,7 +10,7 @@ import sys
 
 import psutil
 
-from vae.data import REPO_ROOT
+from vae.settings import REPO_ROOT
 
 _CHILDREN = {}  # pid -> Popen this process started: exit codes, and reaping the zombie
 

@@ -14,9 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from vae.data import REPO_ROOT
+from vae import settings
 
-MODELS_DIR = Path(os.environ.get("VAE_MODELS_DIR", REPO_ROOT / "models"))
 DEFAULT_MODEL = "reference"  # the model the explorer opens with
 SHIPPED_MODELS = (DEFAULT_MODEL, "elbo-sum", "large", "fashion-reference", "fashion-large")  # in the repo: the UI never overwrites or deletes them
 MODEL_FILE = "model.keras"
@@ -162,7 +161,7 @@ def version_damage(path):
 def list_model_dirs(models_dir=None):
     """Every version, damaged ones included (see version_damage), the default first,
     then newest first."""
-    models_dir = Path(models_dir or MODELS_DIR)
+    models_dir = Path(models_dir or settings.models_dir())
     if not models_dir.is_dir():
         return []
     dirs = [p for p in models_dir.iterdir() if is_version_dir(p)]
@@ -171,7 +170,7 @@ def list_model_dirs(models_dir=None):
 
 def resolve_model_dir(name_or_path=None, models_dir=None):
     """A model directory from a name in models/ or a path; the default when None."""
-    models_dir = Path(models_dir or MODELS_DIR)
+    models_dir = Path(models_dir or settings.models_dir())
     candidate = Path(name_or_path) if name_or_path else models_dir / DEFAULT_MODEL
     if not candidate.exists() and not candidate.is_absolute():
         candidate = models_dir / str(name_or_path)
@@ -186,7 +185,7 @@ def delete_model_dir(name, models_dir=None):
 
     Renamed away first, so a crash mid-delete leaves a hidden .tmp-* dir, never half a model.
     """
-    models_dir = Path(models_dir or MODELS_DIR)
+    models_dir = Path(models_dir or settings.models_dir())
     if name in SHIPPED_MODELS:
         raise PermissionError(f"{name!r} ships with VAE Explorer and cannot be deleted")
     target = models_dir / name

@@ -169,8 +169,8 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
 
 
 def default_out_dir(models_dir=None):
-    from vae.store import MODELS_DIR
-    return Path(models_dir or MODELS_DIR) / run_name()
+    from vae import settings
+    return Path(models_dir or settings.models_dir()) / run_name()
 
 
 def parse_args(argv=None):

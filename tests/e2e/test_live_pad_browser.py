@@ -86,11 +86,11 @@ def open_pad(page, server, query=""):
 def geometry(page):
     """The overlay's box on the page and the model's extent, from Python's own explorer."""
     from vae.explorer import open_explorer
-    from vae.store import MODELS_DIR
+    from vae.settings import models_dir
 
     key = page.locator(PAD_ROOT).get_attribute("data-model")
     box = page.locator(OVERLAY).bounding_box()
-    return box, open_explorer(MODELS_DIR / key.split("@")[0]).extent()
+    return box, open_explorer(models_dir() / key.split("@")[0]).extent()
 
 
 def z_at(x, y, size, extent):
@@ -230,9 +230,10 @@ def test_hover_decodes_in_the_page_without_the_server(page, server):
 
 def test_twenty_quick_clicks_are_all_kept_in_order(server):
     from vae.explorer import open_explorer
-    from vae.store import MODELS_DIR, DEFAULT_MODEL
+    from vae.settings import models_dir
+    from vae.store import DEFAULT_MODEL
 
-    extent = open_explorer(MODELS_DIR / DEFAULT_MODEL).extent()
+    extent = open_explorer(models_dir() / DEFAULT_MODEL).extent()
     [result] = rapid_clicks(server, extent, pages=1)
     assert len(result["expected"]) == 20, "the clicks did not all reach the pad"
     assert same_points(result["trail"], result["expected"]), \
@@ -243,9 +244,10 @@ def test_twenty_quick_clicks_are_all_kept_in_order(server):
 
 def test_six_pages_clicking_at_once_lose_nothing(server):
     from vae.explorer import open_explorer
-    from vae.store import MODELS_DIR, DEFAULT_MODEL
+    from vae.settings import models_dir
+    from vae.store import DEFAULT_MODEL
 
-    extent = open_explorer(MODELS_DIR / DEFAULT_MODEL).extent()
+    extent = open_explorer(models_dir() / DEFAULT_MODEL).extent()
     results = rapid_clicks(server, extent, pages=6)
     summary = [(r["kept"], r["lost"], r["in_order"], r["last_in_url"]) for r in results]
     for r in results:

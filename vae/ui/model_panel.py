@@ -1,7 +1,7 @@
 """Which model is active, how it was trained, and how well it does on held-out digits."""
 import streamlit as st
 
-from vae import store
+from vae import settings
 from vae.config import recorded_arch, recorded_dataset
 from vae.datasets import get_dataset
 from vae.describe import layer_rows, parameter_count
@@ -15,11 +15,11 @@ from vae.ui.state import available_models, switch_model
 def _label(name):
     """name · date · how it was trained · how well it does: enough to choose in the list."""
     shipped = " (shipped)" if name in SHIPPED_MODELS else ""
-    damage = version_damage(store.MODELS_DIR / name)
+    damage = version_damage(settings.models_dir() / name)
     if damage:
         return f"{name}{shipped} (damaged: {damage})"
     try:
-        meta = read_metadata(store.MODELS_DIR / name)
+        meta = read_metadata(settings.models_dir() / name)
         o, m = meta.get("options", {}), meta.get("metrics", {})
         run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
                else epochs_text(meta["epochs_run"]))
@@ -34,7 +34,7 @@ def _label(name):
 
 def _switch():
     name = st.session_state["model_picker"]
-    damage = version_damage(store.MODELS_DIR / name)
+    damage = version_damage(settings.models_dir() / name)
     if damage:  # stay on the model that works; the picker shows the active one again
         st.session_state["picker_error"] = f"“{name}” is damaged ({damage}) and cannot be opened."
         return

@@ -3,27 +3,17 @@
 Each action checks again when it runs, not only by disabling its button: a browser can
 send a click on a disabled button.
 """
-import os
-
 import streamlit as st
 
-from vae.operator_password import (ENV_VAR, SECRET_KEY, configured_password, fingerprint,
-                                   password_matches)
+from vae import settings
+from vae.operator_password import fingerprint, password_matches
 
 UNLOCKED_KEY = "operator_unlocked"  # session_state: the fingerprint of the password it was unlocked with
 LOCKED_MESSAGE = "This needs the operator password: enter it above to unlock this session."
 
 
-def secret(name):
-    """`[vae] name` from .streamlit/secrets.toml, or None."""
-    try:
-        return st.secrets.get("vae", {}).get(name)
-    except Exception:  # no secrets.toml: nothing configured
-        return None
-
-
 def password():
-    return configured_password(os.environ, secret(SECRET_KEY))
+    return settings.operator_password()
 
 
 def unlocked():
@@ -50,8 +40,9 @@ def unlock_form(where, actions):
     if unlocked():
         st.caption(f":material/lock_open: Operator mode: {actions} are unlocked for this session.")
         return
-    st.info(f"On this server, {actions} need the operator password ({ENV_VAR} or "
-            f"`[vae] {SECRET_KEY}` in .streamlit/secrets.toml). Enter it to unlock them for this session.",
+    where_set = settings.SETTINGS["operator_password"]
+    st.info(f"On this server, {actions} need the operator password ({where_set.env} or "
+            f"`[vae] {where_set.secret}` in .streamlit/secrets.toml). Enter it to unlock them for this session.",
             icon=":material/lock:")
     key = f"{where}_password"
     with st.form(f"{where}_unlock_form", border=False):  # a form: Enter unlocks too

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner as _script_runner
 
-from vae import store
+from vae import settings
 from vae.explorer import open_explorer
 from vae.latent import MAX_ABS_Z
 from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
@@ -88,7 +88,7 @@ def switch_model(name):
 
 
 def get_explorer(name):
-    model_dir = store.MODELS_DIR / name  # a name from models/, never a path
+    model_dir = settings.models_dir() / name  # a name from models/, never a path
     return cached_explorer(str(model_dir), (model_dir / MODEL_FILE).stat().st_mtime)
 
 

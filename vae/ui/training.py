@@ -3,8 +3,6 @@
 The trainer is a separate process (vae.jobs starts vae.trainer); this page only starts it, reads its
 files and asks it to stop. Every session sees the same job, and a reload re-attaches.
 """
-import os
-
 import streamlit as st
 
 from vae.architectures import ARCHITECTURES
@@ -15,11 +13,11 @@ from vae.figures import live_training_figure, preview_scatter
 from vae.jobs import JobAlreadyRunning, JobManager, NotWritableError, estimate_seconds
 from vae.store import list_model_dirs, read_metadata
 from vae.ui.model_panel import epochs_text
-from vae.ui.operator_lock import LOCKED_MESSAGE, secret, unlock_form, unlocked
+from vae import settings
+from vae.settings import HARD_MAX_EPOCHS
+from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import switch_model
 
-HARD_MAX_EPOCHS = 100
-FALSE_WORDS = ("0", "false", "off", "no", "disabled")
 
 
 @st.cache_resource
@@ -29,15 +27,8 @@ def job_manager():
 
 
 def operator_settings():
-    """(enabled, max_epochs) from VAE_TRAINING / VAE_MAX_EPOCHS or [vae] in secrets.toml."""
-    enabled = os.environ.get("VAE_TRAINING", secret("training"))
-    enabled = str(enabled).strip().lower() not in FALSE_WORDS if enabled is not None else True
-    max_epochs = os.environ.get("VAE_MAX_EPOCHS", secret("max_epochs")) or HARD_MAX_EPOCHS
-    try:
-        max_epochs = int(max_epochs)
-    except ValueError:
-        max_epochs = HARD_MAX_EPOCHS
-    return enabled, max(1, min(max_epochs, HARD_MAX_EPOCHS))
+    """(enabled, max_epochs) from vae.settings."""
+    return settings.training_mode() != "off", settings.max_epochs()
 
 
 def measured_throughput():

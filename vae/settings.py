@@ -1,0 +1,179 @@
+"""Every setting of VAE Explorer, in one place, read when asked (never at import time).
+
+A setting comes from its environment variable, else from the `[vae]` table of
+.streamlit/secrets.toml (the project's, then ~/.streamlit/secrets.toml, as Streamlit reads
+them), else its default. A value that cannot be used raises SettingError, naming the variable
+and what it accepts: a typo in a deployment must be told, not silently replaced.
+
+The README's settings tables are checked against SETTINGS (tests/test_settings.py).
+Plain Python: no Streamlit, no TensorFlow.
+"""
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+HARD_MAX_EPOCHS = 100  # whatever an operator sets, one job never asks for more
+TRAINING_MODES = ("on", "off", "everyone")
+JOB_RUNNERS = ("local", "ray")
+
+
+class SettingError(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    env: str  # environment variable
+    secret: str | None  # key under [vae] in secrets.toml; None: environment only
+    default: str | None  # as text, the way it would be written in the environment
+    help: str  # one line for the README's tables
+
+
+SETTINGS = {
+    "models_dir": Setting("VAE_MODELS_DIR", None, "models/ in the repository",
+                          "where model versions live"),
+    "training": Setting("VAE_TRAINING", "training", "on",
+                        "`on`: anyone may train, or only the operator when a password is set; "
+                        "`everyone`: anyone may train even with a password (a class); `off`: nobody"),
+    "max_epochs": Setting("VAE_MAX_EPOCHS", "max_epochs", str(HARD_MAX_EPOCHS),
+                          f"the most epochs one job may ask for (at most {HARD_MAX_EPOCHS})"),
+    "operator_password": Setting("VAE_OPERATOR_PASSWORD", "operator_password", None,
+                                 "unlocks any number of jobs, stopping anyone's, and deleting versions"),
+    "job_runner": Setting("VAE_JOB_RUNNER", "job_runner", "local",
+                          "`local`: trainer processes on this machine; `ray`: jobs on a Ray cluster"),
+    "max_jobs": Setting("VAE_MAX_JOBS", "max_jobs", "1",
+                        "local runner: how many jobs train at once; the others wait in order"),
+    "ray_address": Setting("RAY_ADDRESS", "ray_address", None,
+                           "ray runner: the cluster's dashboard, e.g. http://127.0.0.1:8265"),
+    "job_cpus": Setting("VAE_JOB_CPUS", "job_cpus", None,
+                        "CPU threads of one job (and the CPUs Ray reserves for it); "
+                        "default: local, the cores shared by VAE_MAX_JOBS; ray, 1"),
+}
+
+
+def _secrets_files():
+    return [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
+
+
+def _secrets():
+    """The [vae] table, the project's file over the user's; {} when there is none."""
+    merged = {}
+    for path in _secrets_files():
+        try:
+            table = tomllib.loads(path.read_text()).get("vae", {})
+        except FileNotFoundError:
+            continue
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise SettingError(f"{path} cannot be read: {err}") from err
+        if isinstance(table, dict):
+            merged.update(table)
+    return merged
+
+
+def raw(name):
+    """(value, where it came from) of a setting, or (None, None) when it is not set."""
+    setting = SETTINGS[name]
+    if setting.env in os.environ:
+        return os.environ[setting.env], setting.env
+    if setting.secret is not None:
+        value = _secrets().get(setting.secret)
+        if value is not None:
+            return value, f"[vae] {setting.secret}"
+    return None, None
+
+
+def _whole_number(name, lo, hi=None):
+    value, source = raw(name)
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number < lo or (hi is not None and number > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise SettingError(f"{source} must be a whole number {bound}, not {value!r}")
+    return number
+
+
+def _choice(name, choices, aliases=None):
+    value, source = raw(name)
+    if value is None:
+        return SETTINGS[name].default
+    if isinstance(value, bool):  # `training = false` in TOML
+        value = "on" if value else "off"
+    text = str(value).strip().lower()
+    text = (aliases or {}).get(text, text)
+    if text not in choices:
+        raise SettingError(f"{source} must be one of {', '.join(choices)}, not {value!r}")
+    return text
+
+
+# -- the settings ---------------------------------------------------------------------
+
+def models_dir():
+    value, _ = raw("models_dir")
+    return Path(value) if value else REPO_ROOT / "models"
+
+
+def training_mode():
+    """"on", "off" or "everyone" (see SETTINGS["training"])."""
+    return _choice("training", TRAINING_MODES,
+                   aliases={"true": "on", "1": "on", "yes": "on", "enabled": "on",
+                            "false": "off", "0": "off", "no": "off", "disabled": "off"})
+
+
+def max_epochs():
+    """The operator's cap, at most HARD_MAX_EPOCHS."""
+    return min(_whole_number("max_epochs", 1) or HARD_MAX_EPOCHS, HARD_MAX_EPOCHS)
+
+
+def operator_password():
+    """The password, or None when none is set. A blank value counts as unset: nobody could type it."""
+    value, _ = raw("operator_password")
+    if value is None or not str(value).strip():
+        return None
+    return str(value)
+
+
+def job_runner():
+    return _choice("job_runner", JOB_RUNNERS)
+
+
+def max_jobs():
+    return _whole_number("max_jobs", 1, 64) or 1
+
+
+def ray_address():
+    value, _ = raw("ray_address")
+    return str(value).strip() if value else None
+
+
+def job_cpus():
+    """CPU threads per job: the setting, else the machine's cores shared by the local runner's slots
+    (local), else 1 (ray: a node's CPUs are Ray's to share)."""
+    explicit = _whole_number("job_cpus", 1, 256)
+    if explicit:
+        return explicit
+    if job_runner() == "ray":
+        return 1
+    return max(1, (os.cpu_count() or 1) // max_jobs())
+
+
+def markdown_table():
+    """The README's settings table (between its settings-table markers), made from SETTINGS."""
+    rows = ["| Setting | Environment | `.streamlit/secrets.toml` | Default | What it does |",
+            "|---|---|---|---|---|"]
+    for setting in SETTINGS.values():
+        secret = f"`[vae]` `{setting.secret}`" if setting.secret else "(environment only)"
+        default = f"`{setting.default}`" if setting.default and " " not in setting.default else (setting.default or "unset")
+        rows.append(f"| {setting.env.lower().removeprefix('vae_').replace('_', ' ')} | `{setting.env}` | "
+                    f"{secret} | {default} | {setting.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m vae.settings: the table to paste into the README
+    print(markdown_table())
