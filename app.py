@@ -11,6 +11,7 @@ from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap
 from vae.data import DataError  # noqa: E402
 from vae.store import DEFAULT_MODEL  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
+from vae.ui.training import follow_my_jobs  # noqa: E402
 
 TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
@@ -20,6 +21,7 @@ st.title("VAE Explorer")
 caption = st.empty()  # filled once the model, and so its dataset, is known
 intro.render()
 
+follow_my_jobs()  # a job of this session that ended with a version makes it this session's model
 name = active_model_name()
 if name is None:
     st.error("No trained model found in `models/`. Train one with `python -m vae.train --out models/reference`.")

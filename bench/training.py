@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.browser_latency import pad_clicks, summary  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
+from vae.jobs.people import OPERATOR  # noqa: E402
 
 
 def cli_throughput(limit, epochs, out):
@@ -33,30 +34,34 @@ def cli_throughput(limit, epochs, out):
     return json.loads((out / "metadata.json").read_text())["samples_per_second"]
 
 
-def job_throughput(manager, limit, epochs):
+def submit(runner, config):
+    return runner.submit(config, OPERATOR, operator=True)
+
+
+def job_throughput(runner, limit, epochs):
     from vae.train import TrainConfig
-    info = manager.start(TrainConfig(limit=limit, epochs=epochs, patience=epochs))
-    manager.wait(timeout=1800)
-    return json.loads((Path(info.model_dir) / "metadata.json").read_text())["samples_per_second"]
+    job = submit(runner, TrainConfig(limit=limit, epochs=epochs, patience=epochs))
+    status = runner.wait(job, timeout=1800)
+    return json.loads((Path(status.model_dir) / "metadata.json").read_text())["samples_per_second"]
 
 
-def wait_for_epoch(manager, epoch, timeout=300):
+def wait_for_epoch(runner, job, epoch, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        status = manager.status()
+        status = runner.status(job)
         if status.epoch >= epoch and status.phase == "training":
             return
         time.sleep(0.1)
     raise TimeoutError("the job did not reach the epoch in time")
 
 
-def stop_to_exit(manager, keep):
+def stop_to_exit(runner, keep):
     from vae.train import TrainConfig
-    manager.start(TrainConfig(limit=20000, epochs=50))
-    wait_for_epoch(manager, 2)
+    job = submit(runner, TrainConfig(limit=20000, epochs=50))
+    wait_for_epoch(runner, job, 2)
     start = time.perf_counter()
-    manager.stop(keep=keep)
-    status = manager.wait(timeout=300)
+    runner.stop(job, keep=keep, operator=True)
+    status = runner.wait(job, timeout=300)
     return round(time.perf_counter() - start, 2), status.state
 
 
@@ -68,18 +73,18 @@ def main():
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from vae.jobs import JobManager
+    from vae.jobs.local import LocalRunner
     from vae.train import TrainConfig
 
     work = Path(tempfile.mkdtemp(prefix="vae-bench-"))
     models = work / "models"
     models.mkdir()
     shutil.copytree(REPO / "models" / "reference", models / "reference")
-    manager = JobManager(models_dir=models)
+    runner = LocalRunner(models_dir=models, max_jobs=1)
     result = {"limit": args.limit, "epochs": args.epochs}
     try:
         result["cli_samples_per_second"] = cli_throughput(args.limit, args.epochs, work / "cli-model")
-        result["job_samples_per_second"] = job_throughput(manager, args.limit, args.epochs)
+        result["job_samples_per_second"] = job_throughput(runner, args.limit, args.epochs)
         result["job_vs_cli"] = round(result["job_samples_per_second"] / result["cli_samples_per_second"], 3)
 
         proc, url, _ = start_server({"VAE_MODELS_DIR": str(models)})
@@ -90,17 +95,17 @@ def main():
                 page.goto(url + "/")
                 wait_ready(page, timeout=180_000)
                 result["pad_commit_ms_idle"] = summary(pad_clicks(page, url, args.clicks))
-                manager.start(TrainConfig(epochs=100))  # the full 54k split: busy throughout
-                wait_for_epoch(manager, 1)
+                job = submit(runner, TrainConfig(epochs=100))  # the full 54k split: busy throughout
+                wait_for_epoch(runner, job, 1)
                 result["pad_commit_ms_training"] = summary(pad_clicks(page, url, args.clicks))
-                manager.stop(keep=False)
-                manager.wait(timeout=300)
+                runner.stop(job, operator=True)
+                runner.wait(job, timeout=300)
                 browser.close()
         finally:
             stop_server(proc)
-        result["stop_to_exit_s"], state = stop_to_exit(manager, keep=False)
+        result["stop_to_exit_s"], state = stop_to_exit(runner, keep=False)
         assert state == "discarded", state
-        result["stop_keep_to_exit_s"], state = stop_to_exit(manager, keep=True)
+        result["stop_keep_to_exit_s"], state = stop_to_exit(runner, keep=True)
         assert state == "stopped", state
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -38,9 +38,9 @@ def models_dir(tmp_path, monkeypatch, tiny_model_dir):
     for setting in SETTINGS.values():
         if setting.env != "VAE_MODELS_DIR":
             monkeypatch.delenv(setting.env, raising=False)
-    training.job_manager.clear()
+    training._cached_runner.clear()
     yield root
-    training.job_manager.clear()
+    training._cached_runner.clear()
 
 
 # With VAE_REQUIRE_BROWSER=1 (CI), a browser test that is skipped, or no browser
@@ -60,3 +60,64 @@ def pytest_sessionfinish(session, exitstatus):
         reason = "were skipped" if _browser_outcomes else "did not run"
         print(f"\nVAE_REQUIRE_BROWSER=1: browser tests {reason}; failing the run.")
         session.exitstatus = 1
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RayCluster:
+    """A real one-node Ray cluster on this machine: `ray start --head --num-cpus 2`, with its
+    dashboard (the Jobs API) on 127.0.0.1 at a fixed port, so a restart keeps the address."""
+
+    def __init__(self):
+        self.ray = Path(sys.executable).parent / "ray"
+        assert self.ray.exists(), ("ray is not installed: pip install -r requirements-dev.txt "
+                                   "(it includes requirements-cluster.txt)")
+        # Ray runs the trainer with the `python` on its PATH: this environment's
+        self.env = {**os.environ, "PATH": os.pathsep.join([str(self.ray.parent), os.environ.get("PATH", "")]),
+                    "RAY_USAGE_STATS_ENABLED": "0"}
+        self.dashboard, self.gcs = free_port(), free_port()
+        self.address = f"http://127.0.0.1:{self.dashboard}"
+
+    def start(self):
+        import subprocess
+        import time
+        subprocess.run([str(self.ray), "start", "--head", "--num-cpus", "2", "--disable-usage-stats",
+                        "--port", str(self.gcs), "--dashboard-host", "127.0.0.1",
+                        "--dashboard-port", str(self.dashboard), "--include-dashboard", "true"],
+                       env=self.env, check=True, capture_output=True, timeout=180)
+        from ray.job_submission import JobSubmissionClient
+        deadline = time.monotonic() + 120
+        while True:  # the Jobs API answers some time after `ray start` returns
+            try:
+                JobSubmissionClient(self.address).list_jobs()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def stop(self):
+        import subprocess
+        subprocess.run([str(self.ray), "stop", "--force"], env=self.env, capture_output=True, timeout=120)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real Ray head for the tests, waited for until its Jobs API answers, and `ray stop` at the
+    end whatever happened (`ray stop` ends every Ray process on the machine). Yields a RayCluster."""
+    cluster = RayCluster()
+    cluster.stop()  # no stale head of a killed run
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

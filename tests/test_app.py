@@ -21,12 +21,15 @@ def explorer():
     return load_explorer(resolve_model_dir(None))
 
 
-def run_app(view=None, **query):
+def run_app(view=None, state=None, **query):
+    """A first run of the app on `view`, with `query` in the URL and `state` in the session."""
     at = AppTest.from_file(APP, default_timeout=180)
     if view:
         at.query_params["view"] = view
     for key, value in query.items():
         at.query_params[key] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

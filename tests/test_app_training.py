@@ -1,25 +1,40 @@
 """AppTest for the Train tab and the model picker, on a throw-away models directory."""
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vae.jobs import JobAlreadyRunning
+from vae.jobs.people import display_name, owner_id
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
+from helpers import LONG, trainer_pid, wait_for
 
 APP = str(REPO_ROOT / "app.py")
+ALICE, BOB = "alice-browser-secret-0000", "bob-browser-secret-000000"  # cookies of two browsers
 
 
-
-def run(view=None):
+def run(view=None, token=None):
+    """A session of the app on `view`, as the browser holding the cookie `token` (None: a first
+    visit, before the page has told the server who it is)."""
     at = AppTest.from_file(APP, default_timeout=180)
     if view:
         at.query_params["view"] = view
+    if token:
+        at.session_state["browser_identity"] = {"token": token}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def table_rows(at):
+    """The rows of the "Everyone's jobs" table: [who, what, where it stands]."""
+    tables = [t for t in at.table]
+    return [list(map(str, row)) for row in tables[0].value.itertuples(index=False)] if tables else []
 
 
 def test_training_can_be_switched_off_by_the_operator(models_dir, monkeypatch):
@@ -115,22 +130,42 @@ def test_the_shipped_model_cannot_be_deleted_but_others_can(models_dir):
     assert len(options) == 1 and options[0].startswith("reference (shipped)")
 
 
-def test_a_running_job_is_shown_and_a_second_start_refused(models_dir):
-    from vae.train import TrainConfig
+def test_your_job_first_others_listed_without_stop_and_one_job_each(models_dir):
     from vae.ui import training
-
-    manager = training.job_manager()
-    manager.start(TrainConfig(epochs=50, limit=2000))  # long enough to still run below
+    runner = training.job_runner()
+    alices = runner.submit(LONG, owner_id(ALICE))
     try:
-        at = run("Train")
+        wait_for(lambda: runner.status(alices).state == "running", 120, "Alice's job to start")
+        at = run("Train", ALICE)  # Alice, in a new tab or after a reload: her job again, first
+        assert at.get("progress"), "her running job's progress bar"
+        assert at.button(key="stop_keep") and at.button(key="stop_discard")
         assert at.button(key="train_start").disabled
-        assert at.get("progress"), "the running job's progress bar is shown"
-        with pytest.raises(JobAlreadyRunning):
-            training.job_manager().start(TrainConfig(epochs=1, limit=300))
+        assert any("one at a time" in c.value for c in at.caption)
+        assert table_rows(at)[0][0] == f"{display_name(owner_id(ALICE))} (you)"
+
+        at = run("Train", BOB)  # Bob sees Alice's job listed, anonymously, with no way to stop it
+        assert not at.get("progress")
+        assert not [b for b in at.button if b.key in ("stop_keep", "stop_discard", "operator_stop", "job_cancel")]
+        rows = table_rows(at)
+        assert rows[0][0] == display_name(owner_id(ALICE)) and "(you)" not in rows[0][0]
+        assert "MNIST · reference · 500 epochs" in rows[0][1] and rows[0][2].startswith(("starting", "training"))
+        assert not at.button(key="train_start").disabled
+        at.number_input(key="train_limit").set_value(300).run()
+        at.button(key="train_start").click().run()  # Bob queues behind Alice
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("1st" in i.value and "in the queue" in i.value for i in at.info)
+        assert at.button(key="job_cancel")
+        at.button(key="job_cancel").click().run()
+        bobs = next(s for s in runner.jobs() if s.owner == owner_id(BOB))
+        assert bobs.state == "cancelled"
     finally:
-        manager.stop(keep=False)
-        manager.wait(timeout=120)
-    assert manager.status().state == "discarded"
+        runner.stop(alices, operator=True)
+
+
+def test_before_the_browser_says_who_it_is_nothing_starts(models_dir):
+    at = run("Train", token=None)
+    assert at.button(key="train_start").disabled
+    assert any("Identifying this browser" in c.value for c in at.caption)
 
 
 def test_a_damaged_model_file_is_reported_not_crashed(models_dir):
@@ -149,20 +184,63 @@ def test_a_damaged_model_file_is_reported_not_crashed(models_dir):
 
 
 def test_a_killed_trainer_is_reported_on_the_page_and_leaves_no_model(models_dir):
-    import os
-    import signal
-
-    from vae.config import TrainConfig
     from vae.ui import training
+    runner = training.job_runner()
+    job = runner.submit(LONG, owner_id(ALICE))
+    pid = wait_for(lambda: trainer_pid(runner, job), 120, "the trainer to start")
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not runner.status(job).active, 60, "the job to be seen ended")
+    at = run("Train", ALICE)
+    assert any("Training failed" in e.value and "without reporting" in e.value for e in at.error)
+    assert not (models_dir / runner.status(job).name).exists()
+    assert not at.button(key="train_start").disabled  # the slot is free again, and so is Alice
 
-    manager = training.job_manager()
-    info = manager.start(TrainConfig(epochs=50, limit=2000))
-    os.kill(info.pid, signal.SIGKILL)
-    manager.wait(timeout=60)
-    at = run("Train")
-    assert any("Training failed" in e.value and "exited unexpectedly" in e.value for e in at.error)
-    assert not (models_dir / info.name).exists()
-    assert not at.button(key="train_start").disabled  # the slot is free again
+
+def test_with_a_password_only_the_operator_trains_unless_training_is_open_to_everyone(models_dir, monkeypatch):
+    monkeypatch.setenv("VAE_OPERATOR_PASSWORD", "s3cret-for-the-teacher")
+    assert run("Train", ALICE).button(key="train_start").disabled
+    monkeypatch.setenv("VAE_TRAINING", "everyone")  # the teacher opens training to the class
+    at = run("Train", ALICE)
+    assert not at.button(key="train_start").disabled
+
+
+def test_an_unreachable_ray_cluster_is_explained_and_the_explorer_keeps_working(models_dir, monkeypatch):
+    from vae.ui import training
+    monkeypatch.setenv("VAE_JOB_RUNNER", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    training._cached_runner.clear()
+    at = run("Train", ALICE)
+    errors = [e.value for e in at.error]
+    assert any("cannot be reached" in e and "ray start" in e and "explorer keeps working" in e for e in errors), errors
+    at = run("Latent pad", ALICE)
+    assert not at.error
+
+
+@pytest.mark.parametrize("env, value, words", [("VAE_MAX_JOBS", "lots", "VAE_MAX_JOBS must be a whole number"),
+                                               ("VAE_JOB_RUNNER", "ray", "needs RAY_ADDRESS")])
+def test_a_wrong_setting_is_named_on_the_train_tab(models_dir, monkeypatch, env, value, words):
+    from vae.ui import training
+    monkeypatch.setenv(env, value)
+    training._cached_runner.clear()
+    at = run("Train", ALICE)
+    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_the_local_runner_never_imports_ray(models_dir):
+    """`streamlit run app.py` with the built-in runner: every tab, the Train tab included,
+    without `ray` (nor s3fs) in sys.modules."""
+    code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+            "for view in ('Latent pad', 'Train', 'Model'):\n"
+            "    at = AppTest.from_file('app.py', default_timeout=120)\n"
+            "    at.query_params['view'] = view\n"
+            "    at.run()\n"
+            "    assert not at.exception, at.exception\n"
+            "print(sorted(m for m in ('ray', 's3fs') if m in sys.modules))")
+    env = {**os.environ, "VAE_MODELS_DIR": str(models_dir)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_the_picker_describes_each_version(models_dir):

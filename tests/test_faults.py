@@ -17,17 +17,16 @@ import sys
 import pytest
 
 from vae import store
-from vae.jobfiles import LOCK_FILE
-from vae.jobs import JobManager, NotWritableError
-from vae.processes import process_state
+from vae.jobs import NotWritableError
+from vae.jobs.events import LOCK_FILE
+from vae.jobs.local import LocalRunner
 
 from conftest import REPO_ROOT
+from helpers import LONG, TINY, leftovers, training, wait_for
 from test_app import run_app as run
-from test_jobs import wait_for
 
 APP = str(REPO_ROOT / "app.py")
-TINY = {"epochs": 2, "limit": 300}
-LONG = {"epochs": 500, "limit": 300, "patience": 500}  # minutes of training unless stopped
+OWNER = "f" * 24
 
 
 @pytest.fixture
@@ -74,11 +73,11 @@ def read_only_dir(tmpfs, tmp_path, fill=None):
     return target
 
 
-def kill_leftover_trainer(manager):
-    info = manager.job()
-    if info is not None and process_state(info.pid, info.pid_start)[0]:
-        os.kill(info.pid, signal.SIGKILL)
-        manager.wait(30)
+def stop_everything(runner):
+    for s in runner.jobs():
+        if s.active:
+            runner.stop(s.id, operator=True)
+    runner.close()
 
 
 def lock_is_free(runtime_dir):
@@ -91,21 +90,16 @@ def lock_is_free(runtime_dir):
         return True
 
 
-def leftovers(models_dir):
-    return sorted(p.name for p in models_dir.glob(store.TMP_PREFIX + "*"))
-
-
 # --- disk full ---------------------------------------------------------------------------
 
 def test_a_full_disk_fails_the_save_cleanly_and_other_versions_still_load(tmpfs, tiny_model_dir):
     models = tmpfs("2m")  # room for the existing version (1.2 MB) and the job files, not a second model
     shutil.copytree(tiny_model_dir, models / "tiny")
-    manager = JobManager(models_dir=models, threads=1)  # job files on the same full disk, as in production
+    runner = LocalRunner(models_dir=models, cpus=1)  # job files on the same full disk, as in production
     try:
-        manager.start(TINY, name="new")
-        status = manager.wait(180)
+        status = runner.wait(runner.submit(TINY, OWNER, name="new"), 180)
     finally:
-        kill_leftover_trainer(manager)
+        stop_everything(runner)
     assert status.state == "failed"
     assert status.error.startswith("the disk is full: no space left to save the model in"), status.error
     assert "No space left on device" in status.error
@@ -122,36 +116,36 @@ def test_a_full_disk_fails_the_save_cleanly_and_other_versions_still_load(tmpfs,
 
 def test_a_read_only_models_folder_refuses_training_before_spawning(tmpfs, tmp_path):
     models = read_only_dir(tmpfs, tmp_path)
-    manager = JobManager(models_dir=models, threads=1)
+    runner = LocalRunner(models_dir=models, cpus=1, dispatch=False)
     reason = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
     with pytest.raises(NotWritableError, match=f"models folder {models} is not writable \\({reason}\\)"):
-        manager.start(TINY, name="never")
-    assert manager.job() is None and list(models.iterdir()) == []
+        runner.submit(TINY, OWNER, name="never")
+    assert runner.jobs() == [] and list(models.iterdir()) == []
 
 
 @pytest.fixture
 def app_models(monkeypatch):
-    """Point the app (store and job manager) at a models folder chosen by the test."""
-    import vae.jobs
+    """Point the app (its models folder and job runner) at a folder chosen by the test."""
+    from vae.settings import SETTINGS
     from vae.ui import training
 
     def use(root):
         monkeypatch.setenv("VAE_MODELS_DIR", str(root))
-        training.job_manager.clear()
+        training._cached_runner.clear()
         return root
 
-    monkeypatch.delenv("VAE_TRAINING", raising=False)
-    monkeypatch.delenv("VAE_MAX_EPOCHS", raising=False)
-    monkeypatch.delenv("VAE_OPERATOR_PASSWORD", raising=False)
+    for setting in SETTINGS.values():
+        if setting.env != "VAE_MODELS_DIR":
+            monkeypatch.delenv(setting.env, raising=False)
     yield use
-    training.job_manager.clear()
+    training._cached_runner.clear()
 
 
 def test_the_train_tab_says_why_a_read_only_folder_cannot_train(tmpfs, tmp_path, app_models):
     models = read_only_dir(tmpfs, tmp_path, fill=lambda d: shutil.copytree(
         REPO_ROOT / "models" / "reference", d / "reference"))
     app_models(models)
-    at = run("Train")
+    at = run("Train", state={"browser_identity": {"token": "T" * 22}})
     at.number_input(key="train_limit").set_value(300).run()
     at.button(key="train_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -164,70 +158,65 @@ def test_the_train_tab_says_why_a_read_only_folder_cannot_train(tmpfs, tmp_path,
 
 SERVER = """
 import json, sys, time
-from vae.jobs import JobManager
-m = JobManager({runtime!r}, {models!r}, threads=1)
-info = m.start({config!r}, name="orphan")
-print(json.dumps({{"pid": info.pid}}), flush=True)
+from vae.jobs.local import LocalRunner
+runner = LocalRunner(models_dir={models!r}, max_jobs=1, cpus=1)
+ids = [runner.submit({config!r}, {owner!r}, name="orphan"), runner.submit({tiny!r}, "b" * 24, name="next")]
+print(json.dumps(ids), flush=True)
 time.sleep(600)  # a server idling while its job trains; the test kills it
 """
 
 
 def start_server(tmp_path, new_session):
-    runtime, models = tmp_path / "jobs", tmp_path / "models"
-    code = SERVER.format(runtime=str(runtime), models=str(models), config=LONG)
+    models = tmp_path / "models"
+    code = SERVER.format(models=str(models), config=LONG, tiny=TINY, owner=OWNER)
     server = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, text=True,
                               start_new_session=new_session)
-    trainer_pid = json.loads(server.stdout.readline())["pid"]
-    manager = JobManager(runtime, models, threads=1)  # the restarted server
-    return server, trainer_pid, manager
-
-
-def training_started(manager):
-    s = manager.status()
-    assert s.state == "running", s.error
-    return s.phase == "training" and s.recent
+    ids = json.loads(server.stdout.readline())
+    runner = LocalRunner(models_dir=models, max_jobs=1, cpus=1, dispatch=False)  # the restarted server
+    return server, ids, runner
 
 
 def test_a_trainer_outliving_a_killed_server_is_adopted_after_the_restart(tmp_path):
-    server, trainer_pid, manager = start_server(tmp_path, new_session=False)
+    server, (orphan, waiting), runner = start_server(tmp_path, new_session=False)
     try:
-        wait_for(lambda: training_started(manager), 120, "the first batch")
+        wait_for(lambda: training(runner, orphan), 120, "the first batch")
         server.kill()  # SIGKILL: no cleanup of any kind
         server.wait(10)
-        assert lock_is_free(manager.runtime_dir)
-        # the trainer is its own process: it keeps training and the new server follows it
-        status = manager.status()
-        assert status.state == "running" and manager.job().pid == trainer_pid
+        assert lock_is_free(runner.runtime_dir)
+        # the trainer is its own process: it keeps training, the new server follows it, and
+        # the queue is still there
+        status = runner.status(orphan)
+        assert status.state == "running" and runner.status(waiting).position == 1
         batches = len(status.recent)
-        wait_for(lambda: len(manager.status().recent) > batches, 30, "more progress after the restart")
-        assert manager.stop(keep=False)
-        final = manager.wait(60)
-        assert final.state == "discarded", final.error
+        wait_for(lambda: len(runner.status(orphan).recent) > batches, 30, "more progress after the restart")
+        assert runner.stop(orphan, owner=OWNER)
+        assert runner.wait(orphan, 60).state == "discarded"
+        assert runner.status(waiting).state == "running"  # the new server started the next one
     finally:
         server.kill()
-        kill_leftover_trainer(manager)
-    assert lock_is_free(manager.runtime_dir)
+        stop_everything(runner)
+    assert lock_is_free(runner.runtime_dir)
     assert not (tmp_path / "models" / "orphan").exists()
 
 
 def test_a_server_killed_with_its_trainer_leaves_no_ghost_job(tmp_path):
     # what a service manager does on restart: SIGKILL to the whole process group
-    server, trainer_pid, manager = start_server(tmp_path, new_session=True)
+    server, (orphan, waiting), runner = start_server(tmp_path, new_session=True)
     try:
-        wait_for(lambda: training_started(manager), 120, "the first batch")
+        wait_for(lambda: training(runner, orphan), 120, "the first batch")
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
-        status = wait_for(lambda: (s := manager.status()).state != "running" and s, 10, "the job to end")
+        status = wait_for(lambda: (s := runner.status(orphan)).state != "running" and s, 10, "the job to end")
+        assert status.state == "failed"
+        assert status.error.startswith("the trainer process ended without reporting"), status.error
+        assert lock_is_free(runner.runtime_dir)
+        runner.dispatch()  # takes the lock: would hang if a dead server still held it
+        assert runner.status(waiting).state == "running"  # the slot is free: the queue goes on
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-        kill_leftover_trainer(manager)
-    assert status.state == "failed"
-    assert status.error == "trainer process exited unexpectedly (exit code unknown)"
-    assert lock_is_free(manager.runtime_dir)
-    manager.clear()  # takes the lock: would hang if a dead server still held it
-    assert manager.status() is None
+        stop_everything(runner)
     assert not (tmp_path / "models" / "orphan").exists() and leftovers(tmp_path / "models") == []
 
 
@@ -277,16 +266,17 @@ def test_a_link_to_a_damaged_version_shows_an_error_and_a_way_back(damaged_model
     assert not at.error
 
 
-def test_a_start_that_cannot_write_its_files_leaves_no_trainer_and_no_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", ["job.json", "run.json"])
+def test_a_submit_or_start_that_cannot_write_its_files_leaves_no_trainer_and_no_job(tmp_path, monkeypatch, failing):
     import errno
-    import vae.jobs
-    from vae.jobfiles import CURRENT_FILE
-    from vae.processes import pid_alive
 
-    real_write, real_spawn, spawned = vae.jobs.write_json_atomic, vae.jobs.spawn_trainer, []
+    from vae.jobs import local
+    from vae.jobs.processes import pid_alive
+
+    real_write, real_spawn, spawned = local.write_json_atomic, local.spawn_trainer, []
 
     def write(path, obj):
-        if path.name == CURRENT_FILE:  # the last step: the trainer is already running
+        if path.name == failing:  # job.json: the submission's last step; run.json: the start's
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(path, obj)
 
@@ -294,11 +284,15 @@ def test_a_start_that_cannot_write_its_files_leaves_no_trainer_and_no_files(tmp_
         spawned.append(real_spawn(job_dir))
         return spawned[-1]
 
-    monkeypatch.setattr(vae.jobs, "write_json_atomic", write)
-    monkeypatch.setattr(vae.jobs, "spawn_trainer", spawn)
-    manager = JobManager(tmp_path / "jobs", tmp_path / "models", threads=1)
+    monkeypatch.setattr(local, "write_json_atomic", write)
+    monkeypatch.setattr(local, "spawn_trainer", spawn)
+    runner = LocalRunner(models_dir=tmp_path / "models", cpus=1, dispatch=False)
     with pytest.raises(OSError, match="No space left"):
-        manager.start(TINY, name="never")
-    assert len(spawned) == 1 and not pid_alive(spawned[0].pid)
-    assert manager.job() is None and manager.status() is None
-    assert [p for p in manager.runtime_dir.iterdir() if p.is_dir()] == []
+        runner.submit(TINY, OWNER, name="never")
+    assert all(not pid_alive(p.pid) for p in spawned)  # a trainer that was spawned is gone
+    if failing == "job.json":
+        assert spawned == [] and runner.jobs() == []
+        assert [p for p in runner.runtime_dir.iterdir() if p.is_dir()] == []
+    else:  # the job stays queued, to be started when the disk has room
+        assert len(spawned) == 1 and [s.state for s in runner.jobs()] == ["queued"]
+    assert not (tmp_path / "models" / "never").exists()

@@ -1,202 +1,111 @@
-"""Background training jobs (vae.jobs): real trainer processes on a few hundred images.
-
-Every spawned trainer imports TensorFlow (~5 s), so each test starts at most one, and
-waits for conditions with a deadline rather than sleeping.
-"""
+"""The pieces of vae.jobs below the runners' contract (tests/test_runners.py): events and their
+folding, estimates, owner names, the trainer's callbacks, process liveness, and what only the
+local runner does (several slots, a queue that outlives its server)."""
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import types
-from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 
-from vae import jobfiles, jobs, processes, trainer
-from vae.jobs import JobAlreadyRunning, JobManager
-from vae.store import METADATA_FILE, MODEL_FILE, TMP_PREFIX
+from vae.jobs import events, estimates, people, processes, trainer
+from vae.jobs.local import LocalRunner
+from vae.store import write_json_atomic
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = {"epochs": 2, "limit": 300}
-LONG = {"epochs": 500, "limit": 300, "patience": 500}  # minutes of training unless stopped
+from helpers import LONG, TINY, training, wait_for
 
 
-@pytest.fixture
-def manager(tmp_path):
-    m = JobManager(runtime_dir=tmp_path / "jobs", models_dir=tmp_path / "models", threads=1)
-    yield m
-    info = m.job()  # never leave a trainer behind, whatever the test did
-    if info is not None and processes.process_state(info.pid, info.pid_start)[0]:
-        os.kill(info.pid, signal.SIGKILL)
-        m.wait(30)
+# -- events ------------------------------------------------------------------------------
+
+def test_damaged_event_lines_are_skipped(tmp_path):
+    path = tmp_path / events.PROGRESS_FILE
+    path.write_bytes(b'{"seq": 1, "time": 1.0, "type": "started"}\n\x00\x00garbage\n[1, 2]\n'
+                     b'{"seq": 2, "time": 2.0, "type": "epoch_begin", "epoch": 1, "epochs": 2, "batches": 3}\n'
+                     b'{"seq": 3, "time": 3.0, "ty')  # the last line is still being written
+    reader = events.EventReader(path)
+    assert [e["seq"] for e in reader.read()] == [1, 2]
+    with open(path, "ab") as f:
+        f.write(b'pe": "batch", "epoch": 1, "batch": 1, "batches": 3}\n')
+    assert [e["seq"] for e in reader.read()] == [1, 2, 3]
 
 
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+def info(**config):
+    return events.JobInfo(id="j", name="n", owner="o", config={"epochs": 2, "batch_size": 100, **config},
+                          model_dir="/m/n", job_dir="/nowhere", submitted=90.0)
 
 
-def events(info):
-    path = Path(info.job_dir) / trainer.PROGRESS_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def test_progress_is_folded_from_the_events():
+    ev = [{"type": "started"}, {"type": "epoch_begin", "epoch": 1, "epochs": 2, "batches": 10},
+          {"type": "batch", "epoch": 1, "batch": 5, "batches": 10, "loss": 3.0}]
+    ev = [{"seq": i, "time": 100.0 + i, **e} for i, e in enumerate(ev)]  # 5 batches in 1 s
+    s = events.new_status(info(), "local")
+    s.state = "running"
+    events.fold_events(s, ev)
+    assert (s.state, s.phase, s.epoch, s.batch, s.fraction) == ("running", "training", 1, 5, 0.25)
+    assert s.started == 100.0 and s.startup_seconds == 1.0
+    assert s.samples_per_second == pytest.approx(500)
+    assert s.eta == pytest.approx(15 / 5 + events.EVAL_SECONDS)
+    assert s.recent[-1]["step"] == 5 and s.recent[-1]["loss"] == 3.0
+    done = events.finish(events.fold_events(events.new_status(info(), "local"), ev + [
+        {"seq": 9, "time": 120.0, "type": "finished", "model_dir": "/m/n", "stop_reason": "stopped_by_user",
+         "metrics": {}}]))
+    assert (done.state, done.phase, done.eta, done.elapsed, done.ended) == ("stopped", "done", 0.0, 20.0, 120.0)
 
 
-def training_started(m):
-    s = m.status()
-    assert s.state == "running", s.error
-    return s.phase == "training" and s.recent
+def test_the_trainers_own_end_wins_over_the_runners_verdict():
+    s = events.fold_events(events.new_status(info(), "local"),
+                           [{"seq": 1, "time": 5.0, "type": "failed", "error": "ValueError: bad"}])
+    events.end(s, {"state": "discarded", "time": 6.0})
+    assert (s.state, s.error) == ("failed", "ValueError: bad")
+    s = events.end(events.new_status(info(), "local"), {"state": "failed", "time": 6.0, "reason": "gone"})
+    assert (s.state, s.error, s.ended) == ("failed", "gone", 6.0)
 
 
-def leftovers(models_dir):
-    return sorted(p.name for p in models_dir.glob(TMP_PREFIX + "*")) if models_dir.exists() else []
+# -- estimates ---------------------------------------------------------------------------
+
+def test_estimates_follow_the_config_and_the_measured_speed():
+    speed = estimates.Speed(100.0, 5.0, "test")
+    est = estimates.estimate_seconds({"epochs": 2, "limit": 1000}, speed)
+    assert est == pytest.approx(900 * 2 / 100 + 5.0 + events.EVAL_SECONDS)
+    assert estimates.estimate_seconds({"train_on": "all"}, speed) > estimates.estimate_seconds({}, speed)
+    assert estimates.estimate_seconds({"epochs": 4}, speed) > estimates.estimate_seconds({"epochs": 2}, speed)
 
 
-def test_job_runs_to_completion_and_reports_in_order(manager, tmp_path):
-    info = manager.start(TINY, name="tiny")
-    status = manager.wait(120)
-    assert status.state == "finished", status.error
-    assert status.stop_reason == "completed" and status.phase == "done" and status.fraction == 1.0
-
-    log = events(info)
-    seqs = [e["seq"] for e in log]
-    assert seqs == sorted(set(seqs)) and all(b > a for a, b in zip(seqs, seqs[1:]))
-    kinds = [(e["type"], e.get("epoch")) for e in log]
-    assert kinds[0] == ("started", None)
-    assert kinds[-2:] == [("evaluating", None), ("finished", None)]
-    rest = kinds[1:-2]
-    for epoch in (1, 2):  # epoch_begin(k), batch(k)..., epoch_end(k), preview(k)
-        assert rest.pop(0) == ("epoch_begin", epoch)
-        n_batches = 0
-        while rest[0] == ("batch", epoch):
-            rest.pop(0)
-            n_batches += 1
-        assert n_batches >= (1 if epoch == 1 else 0)  # the first batch is always reported
-        assert rest.pop(0) == ("epoch_end", epoch)
-        assert rest.pop(0) == ("preview", epoch)
-    assert rest == []
-    batch = next(e for e in log if e["type"] == "batch")
-    assert set(batch) >= {"batch", "batches", "loss", "reconstruction_loss", "kl_loss", "neg_elbo"}
-    last_epoch = [e for e in log if e["type"] == "epoch_end"][-1]
-    assert {"loss", "val_loss", "val_neg_elbo"} <= set(last_epoch["logs"])
-
-    model_dir = tmp_path / "models" / "tiny"
-    assert status.model_dir == str(model_dir) == log[-1]["model_dir"]
-    assert (model_dir / MODEL_FILE).is_file() and (model_dir / METADATA_FILE).is_file()
-    assert set(status.metrics) >= {"neg_elbo", "knn5_accuracy"}
-    assert [h["epoch"] for h in status.history] == [1, 2]
-    assert status.epoch == 2 and status.batch == status.batches == 3  # 270 images / 128
-
-    from vae.model import load_vae
-    model = load_vae(model_dir / MODEL_FILE)
-    assert model.decode(np.zeros((1, 2))).shape == (1, 28, 28)
-
-    preview = manager.preview()
-    assert preview["z"].shape == (2000, 2) and preview["z"].dtype == np.float32
-    assert preview["labels"].shape == (2000,) and preview["labels"].dtype == np.uint8
-    assert preview["manifold"].shape == (336, 336) and preview["manifold"].dtype == np.uint8
-    assert preview["epoch"] == 2 == status.preview_epoch
-    assert preview["manifold"].max() > 0
+def test_a_queued_job_starts_when_the_slot_it_waits_for_frees():
+    # two slots, busy for 10 s and 30 s; three jobs of 20 s wait
+    assert estimates.start_times([10.0, 30.0], [20.0, 20.0, 20.0], slots=2) == [10.0, 30.0, 30.0]
+    assert estimates.start_times([], [5.0, 5.0], slots=1) == [0.0, 5.0]
+    assert estimates.start_times([7.0], [1.0], slots=3) == [0.0]
 
 
-@pytest.mark.parametrize("keep", [True, False], ids=["keep", "discard"])
-def test_stop_ends_training_promptly(manager, tmp_path, keep):
-    info = manager.start(LONG, name="partial")
-    wait_for(lambda: training_started(manager), 90, "the first batch")
-    asked = time.monotonic()
-    assert manager.stop(keep=keep)
-    # training itself must stop at the next batch: "evaluating" (keep) or the exit (discard)
-    wait_for(lambda: manager.status().phase in ("evaluating", "done"), 15, "training to stop")
-    stopped = time.monotonic() - asked
-    status = manager.wait(90)
-    exited = time.monotonic() - asked
-    print(f"\nstop(keep={keep}): training stopped after {stopped:.2f} s, process exited after {exited:.2f} s")
-    assert stopped < 15
-    if not keep:
-        assert exited < 15
-    assert len(status.history) < LONG["epochs"]
-    assert status.stop_requested
-    model_dir = tmp_path / "models" / "partial"
-    if keep:
-        assert status.state == "stopped", status.error
-        assert status.stop_reason == "stopped_by_user" and status.metrics
-        assert (model_dir / MODEL_FILE).is_file()
-        assert json.loads((model_dir / METADATA_FILE).read_text())["stop_reason"] == "stopped_by_user"
-    else:
-        assert status.state == "discarded", status.error
-        assert events(info)[-1]["type"] == "discarded"
-        assert not model_dir.exists()
-    assert leftovers(tmp_path / "models") == []
+def test_speed_comes_from_this_runners_jobs_else_names_its_source():
+    finished = events.new_status(info(arch="large"), "local")
+    finished.state, finished.samples_per_second, finished.startup_seconds, finished.ended = "finished", 900.0, 6.0, 1.0
+    measured = estimates.measured_speed([finished], "large", fallback=lambda: None)
+    assert (measured.images_per_second, measured.startup_seconds) == (900.0, 6.0)
+    assert "this server" in measured.source
+    versions = [("reference", {"samples_per_second": 7000, "train_images": 54000, "epochs_run": 30}),
+                ("tiny", {"samples_per_second": 300, "train_images": 270, "epochs_run": 2})]
+    fallback = estimates.speed_from_versions(versions, "reference")
+    assert fallback.images_per_second == 7000 and "“reference” was trained" in fallback.source
+    assert "rough guess" in estimates.speed_from_versions(versions, "large").source
 
 
-def test_killed_trainer_is_failed_and_leaves_no_model(manager, tmp_path):
-    info = manager.start(LONG, name="doomed")
-    wait_for(lambda: training_started(manager), 90, "the first batch")
-    os.kill(info.pid, signal.SIGKILL)
-    status = manager.wait(30)
-    assert status.state == "failed"
-    assert status.error == "trainer process exited unexpectedly (exit code -9)"
-    assert not (tmp_path / "models" / "doomed").exists()
-    assert leftovers(tmp_path / "models") == []
-    assert JobManager(manager.runtime_dir, manager.models_dir).status().state == "failed"
+# -- people ------------------------------------------------------------------------------
+
+def test_owner_ids_come_only_from_well_formed_tokens_and_names_are_stable():
+    token = "A" * 22
+    assert people.owner_id(token) == people.owner_id(token) != people.owner_id("B" * 22)
+    assert token not in people.owner_id(token)
+    for bad in (None, "", "short", "x" * 65, "has space" * 4, "../../etc/passwd0000000", 12345):
+        assert people.owner_id(bad) is None
+    name = people.display_name(people.owner_id(token))
+    assert name == people.display_name(people.owner_id(token)) and "-" in name
 
 
-def test_second_start_is_refused_everywhere(manager, tmp_path):
-    info = manager.start(LONG, name="first")
-    with pytest.raises(JobAlreadyRunning):
-        manager.start(TINY, name="second")
-    other = JobManager(runtime_dir=manager.runtime_dir, models_dir=manager.models_dir)
-    with pytest.raises(JobAlreadyRunning):
-        other.start(TINY, name="second")
-    assert other.status().id == info.id and other.status().state == "running"
-    # another process knows the trainer only by its recorded pid
-    code = ("import sys\nfrom vae.jobs import JobManager, JobAlreadyRunning\n"
-            f"m = JobManager({str(manager.runtime_dir)!r}, {str(manager.models_dir)!r})\n"
-            "try:\n    m.start({'epochs': 1, 'limit': 300}, name='third')\n"
-            "except JobAlreadyRunning:\n    sys.exit(3)\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120)
-    assert result.returncode == 3, result.stderr.decode()[-2000:]
-    assert [p.name for p in manager.runtime_dir.iterdir() if p.is_dir()] == [info.id]
-    assert manager.job().pid == info.pid
-    with pytest.raises(JobAlreadyRunning):
-        other.clear()  # a running job cannot be forgotten
-
-
-def test_trainer_exception_is_reported_as_failed(manager, tmp_path):
-    manager.start(TINY, name="taken")
-    (tmp_path / "models" / "taken").mkdir(parents=True)  # appears after start's check
-    status = manager.wait(90)
-    assert status.state == "failed"
-    assert status.error.startswith("FileExistsError") and "taken" in status.error
-    assert list((tmp_path / "models" / "taken").iterdir()) == []  # not touched
-    manager.clear()
-    assert manager.status() is None and list(manager.runtime_dir.glob("2*")) == []
-
-
-def test_bad_requests_are_refused_before_spawning(manager, tmp_path):
-    with pytest.raises(ValueError, match="epochs"):
-        manager.start({"epochs": 0})
-    with pytest.raises(ValueError, match="unknown"):
-        manager.start({"epochz": 3})
-    for name in ("reference", "elbo-sum", "../escape", ".hidden", "a/b"):
-        with pytest.raises(ValueError):
-            manager.start(TINY, name=name)
-    (tmp_path / "models" / "exists").mkdir(parents=True)
-    with pytest.raises(FileExistsError):
-        manager.start(TINY, name="exists")
-    assert manager.status() is None and manager.job() is None
-    assert manager.stop(keep=True) is False
-    assert not any(p.is_dir() for p in manager.runtime_dir.glob("*"))
-
+# -- the trainer's callbacks -------------------------------------------------------------
 
 def read_events(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -205,7 +114,7 @@ def read_events(path):
 @pytest.mark.parametrize("keep", [True, False], ids=["keep", "discard"])
 def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep, monkeypatch):
     monkeypatch.setattr(trainer.time, "monotonic", lambda: 1e6)  # a frozen clock: no timing luck
-    log = trainer.EventLog(tmp_path / trainer.PROGRESS_FILE)
+    log = events.EventLog(tmp_path / events.PROGRESS_FILE)
     stop = trainer.StopRequest(tmp_path)
     progress = trainer.ProgressCallback(log, stop, preview=None, patience=1)
     model = types.SimpleNamespace(stop_training=False)  # all the callbacks touch
@@ -215,25 +124,25 @@ def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep
 
     progress.on_epoch_begin(0)
     for b in range(1000):  # all within one throttle interval: one batch event
-        progress.on_train_batch_end(b, {"loss": np.float32(2.0)})
+        progress.on_train_batch_end(b, {"loss": 2.0})
         stop.on_train_batch_end(b)
     progress.on_epoch_end(0, {"loss": 2.0, "val_loss": 1.0})
     progress.on_epoch_begin(1)
     model.stop_training = True  # what EarlyStopping, which runs first, does
     progress.on_epoch_end(1, {"loss": 1.5, "val_loss": 1.2})
-    kinds = [e["type"] for e in read_events(tmp_path / trainer.PROGRESS_FILE)]
+    kinds = [e["type"] for e in read_events(tmp_path / events.PROGRESS_FILE)]
     assert kinds == ["epoch_begin", "batch", "epoch_end", "epoch_begin", "epoch_end", "early_stopping"]
-    early = read_events(tmp_path / trainer.PROGRESS_FILE)[-1]
+    early = read_events(tmp_path / events.PROGRESS_FILE)[-1]
     assert (early["epoch"], early["best_epoch"], early["best_val_loss"]) == (2, 1, 1.0)
 
     model.stop_training = False
     stop.on_train_batch_end(0)
     assert not stop.requested and not model.stop_training
-    jobs.write_json_atomic(tmp_path / trainer.STOP_FILE, {"keep": keep})
+    write_json_atomic(tmp_path / events.STOP_FILE, {"keep": keep})
     stop.on_train_batch_end(1)
     assert stop.requested and model.stop_training and stop.keep() is keep
     progress.on_train_end()
-    assert (read_events(tmp_path / trainer.PROGRESS_FILE)[-1]["type"] == "evaluating") is keep
+    assert (read_events(tmp_path / events.PROGRESS_FILE)[-1]["type"] == "evaluating") is keep
 
 
 def test_a_stop_pressed_after_the_last_batch_still_counts(tmp_path):
@@ -241,9 +150,21 @@ def test_a_stop_pressed_after_the_last_batch_still_counts(tmp_path):
     model = types.SimpleNamespace(stop_training=False)
     stop.set_model(model)
     stop.on_train_batch_end(99)  # the last batch: no stop yet
-    jobs.write_json_atomic(tmp_path / trainer.STOP_FILE, {"keep": False})  # during validation
+    write_json_atomic(tmp_path / events.STOP_FILE, {"keep": False})  # during validation
     stop.on_epoch_end(0)
     assert stop.requested and model.stop_training and stop.keep() is False
+
+
+def test_a_trainer_cancelled_before_it_started_leaves_at_once(tmp_path):
+    write_json_atomic(tmp_path / events.STOP_FILE, {"keep": False})
+    write_json_atomic(tmp_path / events.ARGS_FILE, {"job_dir": str(tmp_path), "config": TINY,
+                                                    "out_dir": str(tmp_path / "never"), "threads": 1})
+    import sys
+    out = subprocess.run([sys.executable, "-m", "vae.trainer", str(tmp_path)], capture_output=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0
+    assert [e["type"] for e in read_events(tmp_path / events.PROGRESS_FILE)] == ["started", "discarded"]
+    assert not (tmp_path / "never").exists()
 
 
 def test_dead_or_reused_pid_is_not_alive():
@@ -255,36 +176,64 @@ def test_dead_or_reused_pid_is_not_alive():
     me = processes.creation_time(os.getpid())
     assert processes.pid_alive(os.getpid(), me)
     assert not processes.pid_alive(os.getpid(), me - 5)  # same pid, another process
-    assert processes.pid_alive(os.getpid(), "1234")  # an older job.json's /proc ticks: pid only
 
 
-def test_damaged_event_lines_are_skipped(tmp_path):
-    path = tmp_path / jobfiles.PROGRESS_FILE
-    path.write_bytes(b'{"seq": 1, "time": 1.0, "type": "started"}\n\x00\x00garbage\n[1, 2]\n'
-                     b'{"seq": 2, "time": 2.0, "type": "epoch_begin", "epoch": 1, "epochs": 2, "batches": 3}\n'
-                     b'{"seq": 3, "time": 3.0, "ty')  # the last line is still being written
-    reader = jobfiles.EventReader(path)
-    assert [e["seq"] for e in reader.read()] == [1, 2]
-    with open(path, "ab") as f:
-        f.write(b'pe": "batch", "epoch": 1, "batch": 1, "batches": 3}\n')
-    assert [e["seq"] for e in reader.read()] == [1, 2, 3]
+# -- the local runner's own behaviour ---------------------------------------------------
+
+@pytest.fixture
+def local(tmp_path):
+    made = []
+
+    def make(**options):
+        runner = LocalRunner(models_dir=tmp_path / "models", cpus=1, **options)
+        made.append(runner)
+        return runner
+    yield make
+    for runner in made:
+        for s in runner.jobs():
+            if s.active:
+                runner.stop(s.id, operator=True)
+        runner.close()
 
 
-def test_status_from_events_and_estimate():
-    info = jobs.JobInfo(id="j", name="n", model_dir="/m/n", config={"epochs": 2, "batch_size": 100},
-                        job_dir="/nowhere", pid=1, pid_start=None, started=100.0)
-    ev = [{"type": "started"}, {"type": "epoch_begin", "epoch": 1, "epochs": 2, "batches": 10},
-          {"type": "batch", "epoch": 1, "batch": 5, "batches": 10, "loss": 3.0}]
-    ev = [{"seq": i, "time": 101.0 + i, **e} for i, e in enumerate(ev)]  # 5 batches in 1 s
-    s = jobs.summarize(info, ev)
-    assert (s.state, s.phase, s.epoch, s.batch, s.fraction) == ("running", "training", 1, 5, 0.25)
-    assert s.samples_per_second == pytest.approx(500)
-    assert s.eta == pytest.approx(15 / 5 + jobs.EVAL_SECONDS)
-    assert s.recent[-1]["step"] == 5 and s.recent[-1]["loss"] == 3.0
-    done = jobs.summarize(info, ev + [{"seq": 9, "time": 120.0, "type": "finished", "model_dir": "/m/n",
-                                      "stop_reason": "stopped_by_user", "metrics": {}}])
-    assert (done.state, done.phase, done.eta, done.elapsed) == ("stopped", "done", 0.0, 20.0)
+def test_two_slots_train_two_jobs_at_once_and_the_third_waits(local):
+    runner = local(max_jobs=2)
+    ids = [runner.submit(LONG, owner) for owner in ("a" * 24, "b" * 24, "c" * 24)]
+    wait_for(lambda: all(training(runner, i) for i in ids[:2]), 240, "two jobs training")
+    states = [(s.state, s.position) for s in map(runner.status, ids)]
+    assert states == [("running", None), ("running", None), ("queued", 1)]
+    runner.stop(ids[0], owner="a" * 24)
+    wait_for(lambda: runner.status(ids[2]).state == "running", 60, "the third to take the free slot")
 
-    est = jobs.estimate_seconds({"epochs": 2, "limit": 1000}, samples_per_second=100)
-    assert est == pytest.approx(900 * 2 / 100 + jobs.STARTUP_SECONDS + jobs.EVAL_SECONDS)
-    assert jobs.estimate_seconds({"train_on": "all"}, 1000) > jobs.estimate_seconds({}, 1000)
+
+def test_the_queue_and_the_running_trainer_outlive_the_runner(local):
+    before = local(max_jobs=1, dispatch=False)  # the server that will "die"
+    first, second = before.submit(LONG, "a" * 24), before.submit(TINY, "b" * 24)
+    wait_for(lambda: training(before, first), 180, "the first batch")
+    before.close()
+    after = local(max_jobs=1, dispatch=False)  # a new server over the same folder
+    assert [(s.id, s.state, s.position) for s in after.jobs()] == [(first, "running", None),
+                                                                  (second, "queued", 1)]
+    assert after.stop(first, owner="a" * 24)
+    assert after.wait(second, 300).state == "finished"  # wait() dispatches, as the background thread does
+
+
+def test_a_job_started_once_whatever_the_number_of_runners(local):
+    runners = [local(max_jobs=1) for _ in range(3)]  # three servers' dispatchers over one folder
+    job = runners[0].submit(TINY, "a" * 24)
+    final = runners[1].wait(job, 300)
+    assert final.state == "finished"
+    started = [e for e in read_events(runners[0].runtime_dir / job / events.PROGRESS_FILE) if e["type"] == "started"]
+    assert len(started) == 1
+
+
+def test_a_stale_pid_in_run_json_is_not_taken_for_a_trainer(local):
+    runner = local(max_jobs=1, dispatch=False)
+    job = runner.submit(LONG, "a" * 24)
+    run = json.loads((runner.runtime_dir / job / events.RUN_FILE).read_text())
+    os.kill(run["pid"], signal.SIGKILL)
+    processes.kill(run["pid"], run["pid_start"])  # reaped
+    run["pid"] = os.getpid()  # a pid now used by another process (this one)
+    write_json_atomic(runner.runtime_dir / job / events.RUN_FILE, run)
+    s = runner.status(job)
+    assert s.state == "failed" and "without reporting" in s.error

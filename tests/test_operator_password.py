@@ -1,18 +1,12 @@
 """Who may train and delete: the operator password (vae.operator_password) and the page's lock."""
-import dataclasses
-import json
-import subprocess
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from vae import operator_password as op
 from vae.settings import SETTINGS
-from vae.jobfiles import CURRENT_FILE, JOB_FILE, STOP_FILE, JobInfo
-from vae.processes import creation_time
 
 from conftest import REPO_ROOT
+from helpers import LONG, wait_for
 
 APP = str(REPO_ROOT / "app.py")
 SECRET = "correct horse battery staple"
@@ -67,17 +61,21 @@ def unlock(at, where, password):
 
 
 def job_started(models_dir):
-    return (models_dir / ".jobs" / CURRENT_FILE).exists()
+    jobs = models_dir / ".jobs"
+    return jobs.is_dir() and any(p.is_dir() for p in jobs.iterdir())
+
+
+ALICE = {"browser_identity": {"token": "alice-browser-secret-0000"}}
 
 
 def test_without_a_password_nothing_is_locked(models_dir):
-    at = run("Train")
+    at = run("Train", **ALICE)
     assert not [t for t in at.text_input if t.key == "train_password"]
     assert not at.button(key="train_start").disabled
 
 
 def test_locked_start_is_disabled_and_refused_even_when_clicked(locked):
-    at = run("Train")
+    at = run("Train", **ALICE)
     assert any("need the operator password" in i.value and ENV_VAR in i.value for i in at.info)
     assert at.button(key="train_start").disabled
     forge_click(at, "train_start")
@@ -85,7 +83,7 @@ def test_locked_start_is_disabled_and_refused_even_when_clicked(locked):
 
 
 def test_a_wrong_password_is_refused_and_the_right_one_unlocks(locked):
-    at = unlock(run("Train"), "train", "guess")
+    at = unlock(run("Train", **ALICE), "train", "guess")
     assert any(e.value == "Wrong operator password." for e in at.error)
     assert at.button(key="train_start").disabled
     at = unlock(at, "train", SECRET)
@@ -100,7 +98,7 @@ def test_a_wrong_password_is_refused_and_the_right_one_unlocks(locked):
 
 
 def test_a_changed_password_locks_the_session_again(locked, monkeypatch):
-    at = unlock(run("Train"), "train", SECRET)
+    at = unlock(run("Train", **ALICE), "train", SECRET)
     assert not at.button(key="train_start").disabled
     monkeypatch.setenv(ENV_VAR, "a new one")
     at.run()
@@ -125,32 +123,39 @@ def test_delete_needs_the_password(locked):
 
 
 @pytest.fixture
-def running_job(locked):
-    """A job whose 'trainer' is a sleeping process: the page shows it running, with its Stop
-    buttons, without the cost of a real trainer."""
-    sleeper = subprocess.Popen(["sleep", "120"])
-    runtime = locked / ".jobs"
-    job_dir = runtime / "job-1"
-    job_dir.mkdir(parents=True)
-    config = {"epochs": 5, "batch_size": 128, "beta": 1.0, "kl_reduction": "mean", "train_on": "train",
-              "limit": 300}
-    info = JobInfo(id="job-1", name="sleepy", model_dir=str(locked / "sleepy"), config=config,
-                   job_dir=str(job_dir), pid=sleeper.pid, pid_start=creation_time(sleeper.pid),
-                   started=time.time())
-    (job_dir / JOB_FILE).write_text(json.dumps(dataclasses.asdict(info)))
-    (runtime / CURRENT_FILE).write_text(json.dumps({"id": "job-1"}))
-    yield job_dir
-    sleeper.kill()
-    sleeper.wait()
+def someones_job(locked):
+    """A real job of another person (Bob), running."""
+    from vae.jobs.people import owner_id
+    from vae.ui import training
+    runner = training.job_runner()
+    job = runner.submit(LONG, owner_id("bob-browser-secret-000000"))
+    wait_for(lambda: runner.status(job).state == "running", 120, "Bob's job to start")
+    yield runner, job
+    runner.stop(job, operator=True)
 
 
-def test_stop_needs_the_password(running_job):
-    at = run("Train")
-    assert at.get("progress"), "the job is shown running"
-    assert at.button(key="stop_keep").disabled and at.button(key="stop_discard").disabled
-    forge_click(at, "stop_discard")
-    assert not (running_job / STOP_FILE).exists()
+def test_only_the_operator_may_stop_someone_elses_job(someones_job):
+    runner, job = someones_job
+    at = run("Train", browser_identity={"token": "alice-browser-secret-0000"})
+    assert not [b for b in at.button if b.key in ("stop_keep", "stop_discard", "operator_stop")]
     at = unlock(at, "train", SECRET)
-    assert not at.button(key="stop_keep").disabled
-    at.button(key="stop_keep").click().run()
-    assert json.loads((running_job / STOP_FILE).read_text()) == {"keep": True}
+    assert at.selectbox(key="operator_stop_pick").value == job
+    at.button(key="operator_stop").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert runner.wait(job, 60).state == "discarded"
+
+
+def test_the_operator_may_queue_any_number_of_jobs(locked):
+    from vae.ui import training
+    at = unlock(run("Train", browser_identity={"token": "teacher-browser-secret-00"}), "train", SECRET)
+    at.number_input(key="train_limit").set_value(300).run()
+    at.slider(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    assert not at.button(key="train_start").disabled  # an operator is never "one at a time"
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runner = training.job_runner()
+    mine = [s for s in runner.jobs() if s.active]
+    assert len(mine) == 2
+    for s in mine:
+        runner.stop(s.id, operator=True)

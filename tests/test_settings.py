@@ -98,7 +98,7 @@ def test_job_cpus_share_the_cores_between_local_slots(clean, monkeypatch):
 def test_the_readme_table_is_the_settings_table():
     readme = (REPO_ROOT / "README.md").read_text()
     table = readme.split("<!-- settings-table -->\n", 1)[1].split("\n<!-- /settings-table -->", 1)[0]
-    assert table == settings.markdown_table(), "run `python -m vae.settings` and paste its table into the README"
+    assert table == settings.markdown_table(), "run `python -m vae.settings --update README.md`"
 
 
 def test_no_module_reads_a_vae_variable_but_settings():

@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 HARD_MAX_EPOCHS = 100  # whatever an operator sets, one job never asks for more
 TRAINING_MODES = ("on", "off", "everyone")
 JOB_RUNNERS = ("local", "ray")
+RAY_CODE = ("upload", "installed")
 
 
 class SettingError(ValueError):
@@ -48,6 +49,9 @@ SETTINGS = {
                         "local runner: how many jobs train at once; the others wait in order"),
     "ray_address": Setting("RAY_ADDRESS", "ray_address", None,
                            "ray runner: the cluster's dashboard, e.g. http://127.0.0.1:8265"),
+    "ray_code": Setting("VAE_RAY_CODE", "ray_code", "upload",
+                        "ray runner: `upload`: Ray ships the project to each job (runtime_env working_dir); "
+                        "`installed`: it sits at the same path on every node"),
     "job_cpus": Setting("VAE_JOB_CPUS", "job_cpus", None,
                         "CPU threads of one job (and the CPUs Ray reserves for it); "
                         "default: local, the cores shared by VAE_MAX_JOBS; ray, 1"),
@@ -152,6 +156,10 @@ def ray_address():
     return str(value).strip() if value else None
 
 
+def ray_code():
+    return _choice("ray_code", RAY_CODE)
+
+
 def job_cpus():
     """CPU threads per job: the setting, else the machine's cores shared by the local runner's slots
     (local), else 1 (ray: a node's CPUs are Ray's to share)."""
@@ -175,5 +183,17 @@ def markdown_table():
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # python -m vae.settings: the table to paste into the README
-    print(markdown_table())
+def update_readme(path):
+    """Replace the table between the README's settings-table markers with markdown_table()."""
+    text = Path(path).read_text()
+    head, rest = text.split("<!-- settings-table -->\n", 1)
+    _, tail = rest.split("\n<!-- /settings-table -->", 1)
+    Path(path).write_text(f"{head}<!-- settings-table -->\n{markdown_table()}\n<!-- /settings-table -->{tail}")
+
+
+if __name__ == "__main__":  # python -m vae.settings [--update README.md]
+    import sys
+    if sys.argv[1:2] == ["--update"]:
+        update_readme(sys.argv[2])
+    else:
+        print(markdown_table())

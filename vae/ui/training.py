@@ -1,51 +1,46 @@
-"""Retrain in the browser: choose the recipe, watch it learn, stop it, keep the versions.
+"""Train your own version in the browser: choose the recipe, wait your turn, watch it learn.
 
-The trainer is a separate process (vae.jobs starts vae.trainer); this page only starts it, reads its
-files and asks it to stop. Every session sees the same job, and a reload re-attaches.
+Every person (browser) may have one job queued or running; the operator any number. Jobs
+run on the runner the settings name (vae.jobs: trainer processes here, or a Ray cluster);
+this page submits them, reads where they stand, and asks to stop them. Your own job comes
+first, then everyone's; a reload or a second tab finds your job again by this browser's
+cookie (vae/ui/browser_identity), never by the link.
 """
 import streamlit as st
 
+from vae import settings
 from vae.architectures import ARCHITECTURES
-from vae.config import TrainConfig, recorded_dataset
+from vae.config import LR_SCHEDULES, TrainConfig, recorded_dataset
 from vae.datasets import DATASETS, get_dataset
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
-from vae.jobs import JobAlreadyRunning, JobManager, NotWritableError, estimate_seconds
-from vae.store import list_model_dirs, read_metadata
+from vae.jobs import NotWritableError, OwnerBusy, RunnerUnavailable, make_runner
+from vae.jobs.estimates import estimate_seconds
+from vae.jobs.people import display_name
+from vae.settings import HARD_MAX_EPOCHS, SettingError
+from vae.ui.browser_identity import browser_owner
 from vae.ui.model_panel import epochs_text
-from vae import settings
-from vae.settings import HARD_MAX_EPOCHS
-from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
+from vae.ui.operator_lock import LOCKED_MESSAGE, password, unlock_form, unlocked
 from vae.ui.state import switch_model
 
+WATCHED_KEY = "jobs_watched"  # ids of this session's jobs seen active: their end switches the model
+PREVIEW_PX = 336  # the preview manifold, 12 cells across
 
 
-@st.cache_resource
-def job_manager():
-    """One manager per server process; the job itself is shared through files anyway."""
-    return JobManager()
+def _runner_key():
+    """What the runner depends on: a change of settings makes a new one."""
+    return (settings.job_runner(), str(settings.models_dir()), settings.max_jobs(), settings.job_cpus(),
+            settings.ray_address(), settings.ray_code())
 
 
-def operator_settings():
-    """(enabled, max_epochs) from vae.settings."""
-    return settings.training_mode() != "off", settings.max_epochs()
+@st.cache_resource(on_release=lambda runner: runner.close(), show_spinner=False)
+def _cached_runner(key):
+    return make_runner()
 
 
-def measured_throughput():
-    """(images/s, where it was measured): the longest run recorded in models/.
-
-    A tiny run is mostly start-up, so its images/s says little about a real one.
-    """
-    best = None
-    for model_dir in list_model_dirs():
-        try:
-            meta = read_metadata(model_dir)
-        except (OSError, ValueError):  # a damaged version must not take the tab down
-            continue
-        work = meta.get("train_images", 0) * meta.get("epochs_run", 0)
-        if meta.get("samples_per_second") and (best is None or work > best[0]):
-            best = (work, float(meta["samples_per_second"]), model_dir.name)
-    return (best[1], best[2]) if best else (2000.0, "a rough default")
+def job_runner():
+    """This server's runner (one per process and settings); raises RunnerUnavailable or SettingError."""
+    return _cached_runner(_runner_key())
 
 
 def _duration(seconds):
@@ -53,62 +48,152 @@ def _duration(seconds):
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-ARCH_HELP = {"reference": "the reference post's model, exactly (about 97k parameters)",
-             "large": "wider and deeper, for a sharper decoder (slower to train)"}
+def _ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
-def _settings_form(max_epochs, running, explorer):
-    c0, c1, _ = st.columns(3)
+def _what(config):
+    """dataset · architecture · epochs · data: what a job trains, in a few words."""
+    spec = get_dataset(recorded_dataset(config))
+    data = f"first {config['limit']:,} images" if config.get("limit") else (
+        "train + test" if config.get("train_on") == "all" else f"{spec.n_train:,} images")
+    return f"{spec.title} · {config.get('arch', 'reference')} · {epochs_text(config['epochs'])} · {data}"
+
+
+def _where(s):
+    """Where a job stands, in a few words."""
+    if s.state == "queued":
+        eta = f", starts in about {_duration(s.start_eta)}" if s.start_eta is not None else ""
+        return f"waiting: {_ordinal(s.position)} in the queue{eta}" if s.position else "waiting"
+    if s.state == "running":
+        if s.phase == "training":
+            return f"training: epoch {s.epoch}/{s.epochs}, {s.fraction:.0%}"
+        return "evaluating" if s.phase == "evaluating" else "starting"
+    if s.state in ("finished", "stopped"):
+        elbo = (s.metrics or {}).get("neg_elbo")
+        return f"{s.state}: −ELBO {elbo:.1f}" if elbo is not None else s.state
+    if s.state == "failed":
+        return f"failed: {s.error}"
+    return s.state  # discarded, cancelled
+
+
+# -- who may do what ------------------------------------------------------------------
+
+def _roles(mode):
+    """(is operator, may start a job). With a password set, only the operator trains, unless
+    training is open to everyone (VAE_TRAINING=everyone, for a class)."""
+    has_password = password() is not None
+    operator = has_password and unlocked()
+    return operator, (not has_password) or operator or mode == "everyone"
+
+
+# -- the new-job form --------------------------------------------------------------------
+
+RECIPES = {  # what the page offers to reproduce; options not named keep TrainConfig's defaults
+    "reference": ("the reference post's recipe", {"arch": "reference", "kl_reduction": "mean",
+                                                  "lr_schedule": "constant", "patience": 3}),
+    "large": ("as models/large was made", {"arch": "large", "kl_reduction": "sum",
+                                           "lr_schedule": "cosine", "patience": 5}),
+}
+ARCH_HELP = {"reference": "the reference post's model", "large": "wider and deeper, a sharper decoder (slower)"}
+
+
+def _settings_form(runner, max_epochs, explorer):
+    """The settings of a new job, as a TrainConfig, or None when they do not validate."""
+    recipe = st.selectbox("Recipe", list(RECIPES), key="train_recipe",
+                          format_func=lambda name: f"{name}: {RECIPES[name][0]}",
+                          help="Fills in the architecture, KL reduction, schedule and patience below; "
+                               "change any of them after.")
+    # The recipe's options are the defaults of widgets keyed by the recipe: choosing another
+    # recipe makes new widgets with its values, and no widget's state is written from Python
+    # (a re-mounted widget reports its default, which must then be the value it showed).
+    defaults = RECIPES[recipe][1]
+    c0, c1, c2 = st.columns(3)
     dataset = c0.selectbox("Dataset", list(DATASETS), key="train_dataset",
                            index=list(DATASETS).index(explorer.dataset.name),
                            format_func=lambda name: DATASETS[name].title)
-    arch = c1.selectbox("Architecture", list(ARCHITECTURES), key="train_arch",
+    arch = c1.selectbox("Architecture", list(ARCHITECTURES), key=f"train_arch@{recipe}",
+                        index=list(ARCHITECTURES).index(defaults["arch"]),
                         format_func=lambda name: f"{name}: {ARCH_HELP.get(name, '')}")
+    epochs = c2.slider("Epochs", 1, max_epochs, min(30, max_epochs), key="train_epochs",
+                       help="The reference trains 30 epochs; early stopping may end a run sooner.")
     spec = DATASETS[dataset]
     c0, c1, c2 = st.columns(3)
-    epochs = c0.slider("Epochs", 1, max_epochs, min(30, max_epochs), key="train_epochs",
-                       help="The reference trains 30 epochs; early stopping (patience 3) may end sooner.")
-    beta = c1.number_input("KL weight β", 0.0, 20.0, 1.0, 0.1, key="train_beta",
+    kl = c0.radio("KL reduction", ["mean", "sum"], key=f"train_kl@{recipe}",
+                  index=["mean", "sum"].index(defaults["kl_reduction"]),
+                  format_func=lambda v: {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}[v])
+    schedule = c1.radio("Learning rate", list(LR_SCHEDULES), key=f"train_schedule@{recipe}",
+                        index=list(LR_SCHEDULES).index(defaults["lr_schedule"]),
+                        format_func=lambda v: {"constant": "constant 1e-3 (reference)",
+                                               "cosine": "cosine decay to 5% over the epochs"}[v])
+    patience = c2.number_input("Early-stopping patience (epochs)", 1, 50, defaults["patience"],
+                               key=f"train_patience@{recipe}",
+                               help="Stop when the held-out loss has not improved for this many epochs; "
+                                    "the best weights are kept.")
+    c0, c1, c2 = st.columns(3)
+    total = spec.n_train + spec.n_test
+    data = c0.radio("Training data", ["train", "all"], key="train_data",
+                    format_func=lambda v: {"train": f"the {spec.n_train:,}-image train split (test unseen)",
+                                           "all": f"all {total:,}, as the reference"}[v])
+    limit = c1.number_input("Quick run: first N images (0 = all)", 0, total, 0, 500, key="train_limit",
+                            help="A few thousand images train in seconds: good for watching the map form.")
+    beta = c2.number_input("KL weight β", 0.0, 20.0, 1.0, 0.1, key="train_beta",
                            help="β > 1 trades reconstruction for a smoother, more Gaussian latent space.")
     seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed")
-    c0, c1, c2 = st.columns(3)
-    kl = c0.radio("KL reduction", ["mean", "sum"], key="train_kl",
-                  format_func=lambda v: {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}[v])
-    total = spec.n_train + spec.n_test
-    data = c1.radio("Training data", ["train", "all"], key="train_data",
-                    format_func=lambda v: {"train": f"{spec.n_train:,} train split (test stays unseen)",
-                                           "all": f"all {total:,}, as the reference"}[v])
-    limit = c2.number_input("Quick run: first N images (0 = all)", 0, total, 0, 500, key="train_limit",
-                            help="A few thousand images train in seconds: good for watching the map form.")
     config = TrainConfig(epochs=int(epochs), beta=float(beta), kl_reduction=kl, train_on=data,
-                         limit=int(limit) or None, seed=int(seed), dataset=dataset, arch=arch)
-    speed, source = measured_throughput()
+                         limit=int(limit) or None, seed=int(seed), dataset=dataset, arch=arch,
+                         lr_schedule=schedule, patience=int(patience))
     try:
         config.validate()
-        st.caption(f"Estimated duration: **{_duration(estimate_seconds(config, speed))}** at "
-                   f"{speed:,.0f} images/s, as measured training “{source}” on this machine. "
-                   "Early stopping may end it sooner.")
     except ValueError as err:
         st.warning(str(err))
-        config = None
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-                 disabled=running or config is None or not unlocked()):
-        if not unlocked():  # checked again: a disabled button can still be clicked by a crafted client
-            st.error(LOCKED_MESSAGE, icon=":material/lock:")
-            return
-        try:
-            info = job_manager().start(config)
-        except JobAlreadyRunning:
-            st.warning("Another training job is already running on this server; watch it below.")
-        except NotWritableError as err:
-            st.error(f"Training is not possible on this server: {err}, so a trained model could not "
-                     "be saved. The operator can make it writable, or switch training off "
-                     "(VAE_TRAINING=off).", icon=":material/block:")
-        except (ValueError, OSError) as err:  # FileExistsError, or the spawn itself failing
-            st.error(f"Could not start: {err}")
-        else:
-            st.session_state["my_job"] = info.id
-            st.rerun()
+        return None
+    speed = runner.speed(arch)
+    st.caption(f"Estimated duration once it starts: **{_duration(estimate_seconds(config, speed))}**, at "
+               f"{speed.images_per_second:,.0f} images/s {speed.source}. Early stopping may end it sooner.")
+    return config
+
+
+def _submit(runner, config, owner, operator):
+    try:
+        job_id = runner.submit(config, owner, operator=operator)
+    except OwnerBusy as err:
+        st.warning(f"One job at a time: {err}.", icon=":material/hourglass_top:")
+    except NotWritableError as err:
+        st.error(f"Training is not possible on this server: {err}, so a trained model could not "
+                 "be saved. The operator can make it writable, or switch training off "
+                 "(VAE_TRAINING=off).", icon=":material/block:")
+    except RunnerUnavailable as err:
+        st.error(f"Could not queue the job: {err}", icon=":material/cloud_off:")
+    except (ValueError, OSError) as err:  # FileExistsError, a bad option, a spawn failing
+        st.error(f"Could not start: {err}")
+    else:
+        st.session_state.setdefault(WATCHED_KEY, set()).add(job_id)
+        st.rerun()
+
+
+# -- your job, and everyone's -------------------------------------------------------------
+
+def follow_my_jobs():
+    """Called on every full run: when a job this session watched has ended with a version,
+    that version becomes this session's model (nobody else's), once."""
+    watched = st.session_state.get(WATCHED_KEY)
+    if not watched:
+        return
+    try:
+        statuses = {s.id: s for s in job_runner().jobs()}
+    except (RunnerUnavailable, SettingError, OSError):
+        return  # the Train tab says why; the explorer goes on
+    for job_id in list(watched):
+        s = statuses.get(job_id)
+        if s is None or s.active:
+            continue
+        watched.discard(job_id)
+        if s.state in ("finished", "stopped"):
+            switch_model(s.name)
+            st.toast(f"Your model “{s.name}” is ready: the explorer now shows it (only to you).",
+                     icon=":material/check_circle:")
 
 
 def _progress_text(s):
@@ -121,94 +206,160 @@ def _progress_text(s):
     return f"Epoch {s.epoch}/{s.epochs} · batch {s.batch}/{s.batches}{eta}{speed}"
 
 
-def _live(manager):
-    status = manager.status()
-    if status is None:
-        st.caption("No training job yet on this server.")
-        return
-    was_running = st.session_state.get("job_seen_running") == status.id
-    if status.state == "running":
-        st.session_state["job_seen_running"] = status.id
-    elif was_running:
-        # The job ended while we watched: rerun the whole page so the picker lists the
-        # new version and this fragment stops polling.
-        st.session_state.pop("job_seen_running", None)
-        if status.state in ("finished", "stopped") and st.session_state.get("my_job") == status.id:
-            switch_model(status.name)
-            st.toast(f"Switched the explorer to the new model “{status.name}”.")
-        st.rerun(scope="app")
+def _stop(runner, job_id, keep, owner, operator):
+    try:
+        runner.stop(job_id, keep=keep, owner=owner, operator=operator)
+    except PermissionError as err:
+        st.error(str(err), icon=":material/lock:")
+    except RunnerUnavailable as err:
+        st.error(f"Could not stop the job: {err}", icon=":material/cloud_off:")
 
-    st.markdown(f"**Job “{status.name}”** · {get_dataset(recorded_dataset(status.config)).title} · "
-                f"{status.config.get('arch', 'reference')} · {epochs_text(status.config['epochs'])} · "
-                f"β = {status.config['beta']} · KL {status.config['kl_reduction']} · data {status.config['train_on']}"
-                + (f" (first {status.config['limit']:,})" if status.config.get("limit") else ""))
-    if status.state == "running":
-        st.progress(min(max(status.fraction, 0.0), 1.0), text=_progress_text(status))
+
+def _your_job(runner, s, owner, operator):
+    st.markdown(f"#### Your job · {_what(s.config)}")
+    st.caption(f"β = {s.config['beta']} · KL {s.config['kl_reduction']} · learning rate "
+               f"{s.config.get('lr_schedule', 'constant')} · patience {s.config.get('patience')} · "
+               f"seed {s.config.get('seed')} · version “{s.name}”")
+    if s.state == "queued":
+        eta = (f" It should start in about **{_duration(s.start_eta)}**, when the jobs ahead of it are done."
+               if s.start_eta is not None else "")
+        st.info(f"Waiting for a free slot: **{_ordinal(s.position or 1)}** in the queue.{eta}",
+                icon=":material/hourglass_top:")
+        if st.button("Cancel", key="job_cancel", icon=":material/close:"):
+            _stop(runner, s.id, False, owner, operator)
+            st.rerun()
+    elif s.state == "running":
+        st.progress(min(max(s.fraction, 0.0), 1.0), text=_progress_text(s))
         c0, c1, _ = st.columns([1, 1, 2])
-        stoppable = status.phase in ("starting", "training") and not status.stop_requested and unlocked()
-        keep = c0.button("Stop and keep", icon=":material/stop:", key="stop_keep", disabled=not stoppable,
-                         help="Stop after the current batch and keep the model as a version")
-        discard = c1.button("Stop and discard", icon=":material/delete:", key="stop_discard",
-                            disabled=not stoppable, help="Stop after the current batch and throw the model away")
-        if (keep or discard) and not unlocked():
-            st.error(LOCKED_MESSAGE, icon=":material/lock:")
-        elif keep or discard:
-            manager.stop(keep=keep)
-        if status.stop_requested:
+        stoppable = s.phase in ("starting", "training") and not s.stop_requested
+        if c0.button("Stop and keep", icon=":material/stop:", key="stop_keep", disabled=not stoppable,
+                     help="Stop after the current batch and keep the model as a version"):
+            _stop(runner, s.id, True, owner, operator)
+        if c1.button("Stop and discard", icon=":material/delete:", key="stop_discard", disabled=not stoppable,
+                     help="Stop now and throw the model away"):
+            _stop(runner, s.id, False, owner, operator)
+        if s.stop_requested:
             st.caption("Stop requested: the trainer stops after the current batch.")
-    elif status.state in ("finished", "stopped"):
-        m = status.metrics or {}
-        how = (f"stopped by you at epoch {status.epoch}" if status.state == "stopped" else
-               f"{status.stop_reason.replace('_', ' ')}")
-        st.success(f"Saved as **{status.name}** ({how}): test −ELBO {m.get('neg_elbo', float('nan')):.1f} nats, "
+    elif s.state in ("finished", "stopped"):
+        m = s.metrics or {}
+        how = f"stopped by you at epoch {s.epoch}" if s.state == "stopped" else f"{(s.stop_reason or 'done').replace('_', ' ')}"
+        st.success(f"Saved as **{s.name}** ({how}): test −ELBO {m.get('neg_elbo', float('nan')):.1f} nats, "
                    f"5-NN accuracy {m.get('knn5_accuracy', float('nan')):.1%}.", icon=":material/check_circle:")
-        if st.session_state.get("active_model") != status.name:
-            if st.button("Explore this model", key="use_new_model"):
-                switch_model(status.name)
-                st.rerun(scope="app")  # a button in a fragment reruns only the fragment
-    elif status.state == "discarded":
-        st.info("The run was stopped and discarded: no model was saved.")
-    elif status.state == "failed":
-        st.error(f"Training failed: {status.error}. No model was written.", icon=":material/error:")
-    if status.early_stopping:
-        es = status.early_stopping
+        if st.session_state.get("active_model") != s.name and st.button("Explore this model", key="use_new_model"):
+            switch_model(s.name)
+            st.rerun(scope="app")  # a button in a fragment reruns only the fragment
+    elif s.state == "failed":
+        st.error(f"Training failed: {s.error}. No model was written.", icon=":material/error:")
+    else:
+        st.info("The job was cancelled before it started." if s.state == "cancelled"
+                else "The run was stopped and discarded: no model was saved.")
+    if s.early_stopping:
+        es = s.early_stopping
         st.info(f"Early stopping: the validation loss did not improve for {es.get('patience')} epochs; "
                 f"the weights of epoch {es.get('best_epoch')} are kept.", icon=":material/flag:")
-
-    if status.recent or status.history:
-        st.plotly_chart(live_training_figure(status.recent, status.history, status.batches),
-                        key="train_curves")
+    if s.recent or s.history:
+        st.plotly_chart(live_training_figure(s.recent, s.history, s.batches), key="train_curves")
         st.caption("Lines: running means over the current epoch; diamonds: the held-out validation slice.")
-    preview = manager.preview()
+    preview = runner.preview(s.id) if s.preview_epoch else None
     if preview is not None:
         epoch = int(preview["epoch"])
         st.markdown(f"**The latent space after epoch {epoch}**")
         a, b = st.columns([2, 3], gap="large")
         with a:
-            st.image(upscale(preview["manifold"], 336), output_format="PNG", width=336,
-                     caption=f"decoded 12×12 grid over z ∈ [−{float(preview['extent']):.0f}, "
+            st.image(upscale(preview["manifold"], PREVIEW_PX), output_format="PNG", width=PREVIEW_PX,
+                     caption=f"decoded grid over z ∈ [−{float(preview['extent']):.0f}, "
                              f"{float(preview['extent']):.0f}]²")
         with b:
             st.plotly_chart(preview_scatter(preview["z"], preview["labels"], epoch, 380,
-                                            spec=get_dataset(recorded_dataset(status.config))),
+                                            spec=get_dataset(recorded_dataset(s.config))),
                             key="train_preview_scatter")
 
 
+def _everyone(runner, statuses, owner, operator):
+    st.markdown("#### Everyone's jobs")
+    if not statuses:
+        st.caption("No jobs yet.")
+        return
+    rows = [{"who": display_name(s.owner) + (" (you)" if s.owner == owner else ""), "what": _what(s.config),
+             "where it stands": _where(s)} for s in statuses]
+    st.table(rows, hide_index=True, border="horizontal")
+    active = [s for s in statuses if s.active and s.owner != owner]
+    if operator and active:  # only the operator stops other people's jobs
+        c0, c1 = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = c0.selectbox("Stop someone's job (operator)", [s.id for s in active], key="operator_stop_pick",
+                              format_func=lambda i: next(f"{display_name(s.owner)}: {_what(s.config)} ({_where(s)})"
+                                                         for s in active if s.id == i))
+        if c1.button("Stop it", key="operator_stop", icon=":material/stop:"):
+            _stop(runner, chosen, False, owner, operator)
+
+
+def _jobs_view(runner, owner, operator):
+    """Your job first, then everyone's; reruns every second while anything is queued or running."""
+    try:
+        statuses = runner.jobs()
+    except RunnerUnavailable as err:
+        st.error(f"The training runner is not available: {err} The explorer keeps working.",
+                 icon=":material/cloud_off:")
+        return
+    mine = [s for s in statuses if owner is not None and s.owner == owner]
+    current = next((s for s in mine if s.active), mine[0] if mine else None)
+    watched = st.session_state.setdefault(WATCHED_KEY, set())
+    if current is not None and current.active:
+        watched.add(current.id)
+    elif current is not None and current.id in watched:  # it ended while we watched
+        follow_my_jobs()
+        st.rerun(scope="app")  # the picker lists the new version, and the page stops polling
+    if current is not None:
+        with st.container(key="your_job"):
+            _your_job(runner, current, owner, operator)
+    with st.container(key="everyones_jobs"):
+        _everyone(runner, statuses, owner, operator)
+
+
 def render(explorer):
-    enabled, max_epochs = operator_settings()
-    if not enabled:
+    try:
+        mode, max_epochs = settings.training_mode(), settings.max_epochs()
+        runner = job_runner() if mode != "off" else None
+    except SettingError as err:
+        st.error(f"Training is not available: a setting is wrong. {err}", icon=":material/settings:")
+        return
+    except RunnerUnavailable as err:
+        st.error(f"Training is not available: {err} The explorer keeps working.", icon=":material/cloud_off:")
+        return
+    if mode == "off":
         st.info("Training is switched off on this server by its operator "
                 "(VAE_TRAINING=off or `[vae] training = false` in .streamlit/secrets.toml). "
                 "Everything else works; train locally with `python -m vae.train`.", icon=":material/lock:")
         return
-    manager = job_manager()
-    status = manager.status()
-    running = status is not None and status.state == "running"
-    st.markdown("Train a new version of the model in the background and watch it learn. "
-                "The explorer stays usable meanwhile; one job runs at a time on this server.")
+    owner = browser_owner()
+    operator, may_start = _roles(mode)
+    st.markdown(f"Train your own version of the model and watch it learn. Jobs run {runner.describe()}. "
+                "Each person may have one job queued or running; the explorer stays usable meanwhile.")
     if max_epochs < HARD_MAX_EPOCHS:
         st.caption(f"The operator caps training at {max_epochs} epochs.")
-    unlock_form("train", "starting, stopping and deleting")
-    _settings_form(max_epochs, running, explorer)
-    st.divider()
-    st.fragment(run_every=1.0 if running else None)(_live)(manager)
+    unlock_form("train", "training, stopping anyone's job and deleting")
+    try:
+        statuses = runner.jobs()
+    except RunnerUnavailable:
+        statuses = []  # the jobs view below says what is wrong
+    busy = any(s.owner == owner and s.active for s in statuses) and not operator
+    anything_active = any(s.active for s in statuses)
+    with st.container(key="jobs_view"):
+        st.fragment(run_every=1.0 if anything_active else None)(_jobs_view)(runner, owner, operator)
+    st.markdown("#### A new job")
+    with st.container(key="new_job"):
+        config = _settings_form(runner, max_epochs, explorer)
+    reason = (LOCKED_MESSAGE if not may_start else
+              "You have a job queued or running: one at a time." if busy else
+              "Identifying this browser…" if owner is None else None)
+    if reason and may_start:
+        st.caption(reason)
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
+                 disabled=config is None or reason is not None):
+        _, may_start = _roles(mode)  # checked again: a disabled button can still be clicked by a crafted client
+        if not may_start:
+            st.error(LOCKED_MESSAGE, icon=":material/lock:")
+        elif owner is None:
+            st.warning("This browser is not identified yet: try again in a moment.")
+        else:
+            _submit(runner, config, owner, operator)

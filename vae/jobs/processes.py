@@ -5,6 +5,7 @@ reading /proc by hand. A pid alone is not enough: after the trainer exits the ke
 give its pid to another process, so a job records the process' creation time too.
 """
 import os
+import signal
 import subprocess
 import sys
 
@@ -50,6 +51,26 @@ def spawn_trainer(job_dir):
                             stdin=subprocess.DEVNULL, close_fds=True)
     _CHILDREN[proc.pid] = proc
     return proc
+
+
+def kill(pid, created):
+    """SIGKILL the trainer `pid` if it is still the process created at `created`; wait for it
+    (our own child) so that it is gone, not a zombie, when this returns."""
+    if not pid_alive(pid, created):
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        proc.wait()
+    else:
+        try:
+            psutil.Process(pid).wait(timeout=10)
+        except (psutil.Error, psutil.TimeoutExpired):
+            pass
+    return True
 
 
 def process_state(pid, created):

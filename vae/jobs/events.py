@@ -1,20 +1,21 @@
-"""The job directory protocol: how the server (vae.jobs) and the trainer process
-(vae.trainer) talk through files, and how a job's status is folded from them.
+"""The job directory: how a runner and the trainer process (vae.jobs.trainer) talk through
+files, and how a job's status is folded from them. Both runners use it, so progress looks
+the same whether the trainer runs on this machine or on a Ray node: one event format.
 
-A job directory, <runtime_dir>/<job id>/, holds:
-  job.json        id, name, config, target model dir, pid, start time (written by the parent)
+A job directory, <models>/.jobs/<job id>/, holds:
+  job.json        what was asked: id, name, owner, config, target model dir (the submitter writes it)
   args.json       the trainer's arguments
+  run.json        the trainer's pid and creation time (local runner, when it starts the job)
   progress.jsonl  append-only events from the trainer, one JSON object a line
-  preview.npz     latent codes of 2,000 test digits and a decoded 12x12 manifold, per epoch
-  stop.json       {"keep": bool}: the parent asks the trainer to stop
-  trainer.log     the trainer's stdout and stderr
-<runtime_dir>/current.json names the current job; <runtime_dir>/.lock serialises start().
+  preview.npz     latent codes of 2,000 test images and a decoded 12x12 manifold, per epoch
+  stop.json       {"keep": bool}: stop at the next batch, keeping the model or not
+  end.json        the runner's verdict when the trainer could not give one (cancelled while
+                  queued, discarded by a kill, its process gone without a word)
+  trainer.log     the trainer's stdout and stderr (local runner; Ray keeps its own logs)
 
 Events all carry `seq` (1, 2, 3, ...) and `time` (Unix seconds). In order:
   started · epoch_begin · batch (at most ~4 a second) · epoch_end · preview · early_stopping
   · evaluating · then exactly one of finished / discarded / failed.
-A trainer that dies without a terminal event (SIGKILL, out of memory) is reported as
-failed by the server, which checks the recorded pid (vae.processes).
 
 Plain Python: nothing here imports TensorFlow, NumPy or Streamlit.
 """
@@ -25,42 +26,55 @@ from pathlib import Path
 
 from vae.config import STOP_USER
 
-JOB_FILE, ARGS_FILE, PROGRESS_FILE = "job.json", "args.json", "progress.jsonl"
-PREVIEW_FILE, STOP_FILE, LOG_FILE = "preview.npz", "stop.json", "trainer.log"
-CURRENT_FILE, LOCK_FILE = "current.json", ".lock"
-EVAL_SECONDS = 10.0  # encode 70k digits, decode 10k, 5-NN, save
+JOB_FILE, ARGS_FILE, RUN_FILE, PROGRESS_FILE = "job.json", "args.json", "run.json", "progress.jsonl"
+PREVIEW_FILE, STOP_FILE, END_FILE, LOG_FILE = "preview.npz", "stop.json", "end.json", "trainer.log"
+LOCK_FILE = ".lock"
+EVAL_SECONDS = 10.0  # encode 70k images, decode 10k, 5-NN, save
 RECENT_BATCHES = 300  # batch events kept in JobStatus.recent
+
+# queued → running → finished | stopped (kept a partial model) | discarded | cancelled | failed
+ACTIVE_STATES = ("queued", "running")
+ENDED_STATES = ("finished", "stopped", "discarded", "cancelled", "failed")
 
 
 @dataclasses.dataclass
 class JobInfo:
+    """What was asked, fixed at submission (job.json)."""
     id: str
-    name: str
+    name: str  # of the model version it makes
+    owner: str  # an opaque owner id (vae.jobs.people), never a browser's secret
+    config: dict  # vae.config.TrainConfig as a dict
     model_dir: str  # the target: models_dir/name, created only when the job succeeds
-    config: dict
     job_dir: str
-    pid: int
-    pid_start: float | None  # the process' creation time: tells our trainer from a reused pid
-    started: float
+    submitted: float  # Unix seconds
+    cpus: int = 1  # threads the trainer uses (and, on Ray, the CPUs it reserves)
 
 
 @dataclasses.dataclass
 class JobStatus:
     id: str
     name: str
-    model_dir: str
+    owner: str
     config: dict
-    state: str = "running"  # running | finished | stopped | discarded | failed
-    phase: str = "starting"  # starting | training | evaluating | done
+    model_dir: str
+    submitted: float
+    runner: str = "local"
+    state: str = "queued"  # see ACTIVE_STATES and ENDED_STATES
+    phase: str = "waiting"  # waiting | starting | training | evaluating | done
+    position: int | None = None  # 1-based place among the queued jobs, while queued
+    start_eta: float | None = None  # seconds until it is expected to start, while queued
+    started: float | None = None  # when its trainer started
+    ended: float | None = None
     stop_requested: bool = False
     epoch: int = 0  # 1-based, the current or last epoch
     epochs: int = 0
     batch: int = 0  # batches done in this epoch
     batches: int = 0  # batches per epoch
     fraction: float = 0.0  # of the training batches, all epochs
-    elapsed: float = 0.0  # seconds since start
+    elapsed: float = 0.0  # seconds since the trainer started
     eta: float | None = None  # seconds left, from measured throughput; None before it is known
     samples_per_second: float | None = None  # training throughput, validation included
+    startup_seconds: float | None = None  # trainer start → first epoch (imports, data, model)
     history: list = dataclasses.field(default_factory=list)  # epoch_end logs, with "epoch"
     recent: list = dataclasses.field(default_factory=list)  # recent batch events, with "step"
     early_stopping: dict | None = None
@@ -68,6 +82,10 @@ class JobStatus:
     stop_reason: str | None = None
     metrics: dict | None = None
     error: str | None = None
+
+    @property
+    def active(self):
+        return self.state in ACTIVE_STATES
 
 
 class EventLog:
@@ -85,7 +103,7 @@ class EventLog:
 
 
 class EventReader:
-    """progress.jsonl as the server reads it, incrementally: the file only grows."""
+    """progress.jsonl as a runner reads it, incrementally: the file only grows."""
 
     def __init__(self, path):
         self.path, self.offset, self.events = Path(path), 0, []
@@ -109,18 +127,29 @@ class EventReader:
         return self.events
 
 
-def summarize(info, events):
-    """A JobStatus from job.json and the events so far (liveness is the caller's business)."""
-    s = JobStatus(id=info.id, name=info.name, model_dir=info.model_dir, config=info.config,
-                  epochs=info.config["epochs"])
+def new_status(info, runner):
+    return JobStatus(id=info.id, name=info.name, owner=info.owner, config=info.config,
+                     model_dir=info.model_dir, submitted=info.submitted, runner=runner,
+                     epochs=info.config.get("epochs", 0))
+
+
+def fold_events(s, events, now=None):
+    """Fold the trainer's events into the JobStatus `s` (whose state the runner set: running
+    once the trainer started). The events' own terminal event wins over anything else."""
     train_start = last_progress = eval_start = None
-    last_time = info.started
+    last_time = s.started
     for e in events:
         kind, last_time = e["type"], e["time"]
-        if kind == "epoch_begin":
+        if kind == "started":
+            s.started = s.started or e["time"]
+            s.phase = "starting" if s.phase == "waiting" else s.phase
+        elif kind == "epoch_begin":
             s.phase, s.epoch, s.batch, s.batches = "training", e["epoch"], 0, e["batches"]
             s.epochs = e["epochs"]
-            train_start = train_start or e["time"]
+            if train_start is None:
+                train_start = e["time"]
+                if s.started is not None:
+                    s.startup_seconds = train_start - s.started
         elif kind == "batch":
             s.batch, last_progress = e["batch"], e["time"]
             step = (e["epoch"] - 1) * e["batches"] + e["batch"]
@@ -137,23 +166,46 @@ def summarize(info, events):
         elif kind == "finished":
             s.state = "stopped" if e["stop_reason"] == STOP_USER else "finished"
             s.model_dir, s.stop_reason, s.metrics = e["model_dir"], e["stop_reason"], e["metrics"]
+            s.ended = e["time"]
         elif kind == "discarded":
-            s.state, s.stop_reason = "discarded", STOP_USER
+            s.state, s.stop_reason, s.ended = "discarded", STOP_USER, e["time"]
         elif kind == "failed":
-            s.state, s.error = "failed", e["error"]
+            s.state, s.error, s.ended = "failed", e["error"], e["time"]
     s.recent = s.recent[-RECENT_BATCHES:]
-    s.elapsed = last_time - info.started
+    if s.started is not None and last_time is not None:
+        s.elapsed = last_time - s.started
     total = s.epochs * s.batches
     done = (s.epoch - 1) * s.batches + s.batch if s.epoch else 0
     s.fraction = done / total if total else 0.0
     if train_start is not None and last_progress is not None and done:
         # measured from the first epoch's start, so validation and previews are included
         rate = done / max(last_progress - train_start, 1e-6)  # batches a second
-        s.samples_per_second = rate * info.config["batch_size"]
+        s.samples_per_second = rate * s.config["batch_size"]
         s.eta = (total - done) / rate + EVAL_SECONDS  # an upper bound: early stopping may cut it
     if s.phase == "evaluating":
-        s.fraction, s.eta = 1.0, max(0.0, EVAL_SECONDS - (time.time() - eval_start))
-    if s.state != "running":
-        s.phase, s.eta = "done", 0.0
+        s.fraction = 1.0
+        s.eta = max(0.0, EVAL_SECONDS - ((now or time.time()) - eval_start))
+    return s
+
+
+def end(s, verdict):
+    """Apply the runner's verdict (end.json, or what it concluded) unless the trainer gave one."""
+    if s.state in ENDED_STATES:
+        return s
+    s.state = verdict["state"]
+    s.ended = verdict.get("time")
+    if s.state == "failed":
+        s.error = verdict.get("reason") or "the job ended without a word"
+    elif s.state == "discarded":
+        s.stop_reason = STOP_USER
+    elif s.state == "finished":  # a stop that came after the version was saved
+        s.metrics = verdict.get("metrics")
+    return s
+
+
+def finish(s):
+    """Last touches once the state is final."""
+    if s.state in ENDED_STATES:
+        s.phase, s.eta, s.position, s.start_eta = "done", 0.0, None, None
         s.fraction = 1.0 if s.state == "finished" else s.fraction
     return s

@@ -1,0 +1,307 @@
+"""The cluster runner: training jobs on a Ray cluster, through Ray's Jobs API.
+
+Each job is one Ray job: `python -m vae.trainer JOB_DIR`, submitted with a submission id of
+ours (the job id), `entrypoint_num_cpus` (a node runs it only when it has that many CPUs
+free: Ray's scheduler is the queue) and metadata naming this app, the owner, the config and
+the models folder. The trainer reports exactly as on this machine, into its job directory
+under the models folder: that folder must be storage every node sees at the same path.
+
+What each job is comes from our job directories; where it stands comes from Ray's job list,
+where only entries whose metadata is ours count. A job Ray no longer knows (the cluster was
+restarted) is failed, saying so; a cluster that does not answer raises RunnerUnavailable
+within a few seconds, so the page can say so and keep working.
+
+`ray` is imported on first use only: the built-in runner never loads it.
+"""
+import concurrent.futures
+import json
+import shlex
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from vae import settings
+from vae.jobs import estimates, events
+from vae.jobs.events import (ARGS_FILE, END_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventReader,
+                             JobInfo)
+from vae.jobs.local import _versions, read_preview
+from vae.jobs.protocol import (OwnerBusy, RunnerUnavailable, check_may_stop, check_model_name, new_job_id,
+                               order)
+from vae.store import check_writable, read_json, write_json_atomic
+
+APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
+HOW_TO_FIX = ("Start the cluster (`ray start --head --dashboard-host 127.0.0.1`) or point RAY_ADDRESS at "
+              "its dashboard, e.g. http://127.0.0.1:8265; the operator can also set VAE_JOB_RUNNER=local.")
+CALL_SECONDS = 5.0  # no call to the cluster may hold a page longer
+SUBMIT_SECONDS = 120.0  # a submission may upload the code (about 45 MB) the first time
+DOWN_SECONDS = 5.0  # after a failed call, calls fail at once for this long instead of each waiting
+
+
+class RayRunner:
+    name = "ray"
+
+    def __init__(self, address=None, models_dir=None, runtime_dir=None, cpus=None, code=None):
+        self.address = address or settings.ray_address()
+        if not self.address:
+            raise RunnerUnavailable("VAE_JOB_RUNNER=ray needs RAY_ADDRESS, the cluster's dashboard "
+                                    "(e.g. http://127.0.0.1:8265).")
+        self.models_dir = Path(models_dir or settings.models_dir())
+        self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
+        self.cpus = cpus or settings.job_cpus()
+        self.code = code or settings.ray_code()
+        self._client = None
+        self._down_until, self._down_reason = 0.0, ""
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vae-ray")
+        self._submit_lock = threading.Lock()  # one active job per owner, within this process
+        self._readers = {}
+        self._infos = {}
+
+    def describe(self):
+        return (f"on the Ray cluster at {self.address}, {self.cpus} CPU{'s' if self.cpus > 1 else ''} a job; "
+                "Ray's scheduler starts the waiting jobs as CPUs free up")
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- talking to the cluster, never for long
+
+    def _call(self, what, fn, *args, timeout=CALL_SECONDS, **kwargs):
+        if time.monotonic() < self._down_until:  # it just failed: say so at once, not after a timeout
+            raise RunnerUnavailable(self._down_reason)
+        future = self._pool.submit(fn, *args, **kwargs)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            self._down(f"The Ray cluster at {self.address} did not answer ({what}) within {timeout:.0f} s. "
+                       f"{HOW_TO_FIX}")
+        except (ConnectionError, OSError) as err:  # requests' ConnectionError is an OSError
+            self._down(f"The Ray cluster at {self.address} cannot be reached ({what}: {_first_line(err)}). "
+                       f"{HOW_TO_FIX}")
+        except RuntimeError as err:  # the Jobs API answered with an HTTP error
+            raise RunnerUnavailable(f"The Ray cluster at {self.address} refused {what}: {_first_line(err)}") from err
+
+    def _down(self, reason):
+        self._client = None  # reconnect next time: the head may come back
+        self._down_until, self._down_reason = time.monotonic() + DOWN_SECONDS, reason
+        raise RunnerUnavailable(reason)
+
+    def _jobs_client(self):
+        if self._client is None:
+            from ray.job_submission import JobSubmissionClient  # here, and only here, ray is imported
+            self._client = self._call("connecting", JobSubmissionClient, self.address)
+        return self._client
+
+    def _ray_jobs(self):
+        """Ray's entries for our jobs, by submission id; foreign or malformed entries left out."""
+        client = self._jobs_client()
+        ours = {}
+        for entry in self._call("listing jobs", client.list_jobs):
+            meta = getattr(entry, "metadata", None)
+            sid = getattr(entry, "submission_id", None)
+            if (isinstance(meta, dict) and isinstance(sid, str) and meta.get("vae_app") == APP
+                    and meta.get("vae_models_dir") == str(self.models_dir) and isinstance(meta.get("vae_owner"), str)):
+                ours[sid] = entry
+        return ours
+
+    # -- our side: job directories
+
+    def _info(self, job_dir):
+        info = self._infos.get(job_dir.name)
+        if info is None:
+            raw = read_json(job_dir / JOB_FILE)
+            try:
+                info = JobInfo(**raw) if isinstance(raw, dict) else None
+            except TypeError:
+                info = None
+            if info is not None:
+                self._infos[job_dir.name] = info
+        return info
+
+    def _events(self, info):
+        reader = self._readers.setdefault(info.id, EventReader(Path(info.job_dir) / PROGRESS_FILE))
+        return list(reader.read())
+
+    def _status(self, info, entry):
+        s = events.new_status(info, self.name)
+        job_dir = Path(info.job_dir)
+        verdict = read_json(job_dir / END_FILE)
+        if entry is not None and entry.status == "RUNNING":
+            s.state, s.phase = "running", "starting"
+        events.fold_events(s, self._events(info))
+        s.stop_requested = (job_dir / STOP_FILE).exists()
+        if s.started is None and s.state == "running" and entry.start_time:
+            s.started = entry.start_time / 1000
+        if verdict is not None:
+            events.end(s, verdict)  # cancelled here before Ray caught up, say
+        elif s.state not in events.ENDED_STATES:
+            self._ray_verdict(s, info, entry)
+        return events.finish(s)
+
+    def _ray_verdict(self, s, info, entry):
+        """Where Ray says the job stands, when the trainer has not said it ended."""
+        now = time.time()
+        if entry is None and now - info.submitted < SUBMIT_SECONDS:
+            s.state = "queued"  # job.json is written before Ray accepts the job: still being submitted
+        elif entry is None:
+            events.end(s, {"state": "failed", "time": now, "reason":
+                           f"the Ray cluster at {self.address} no longer knows this job (was it restarted?)"})
+        elif entry.status in ("PENDING", "RUNNING"):
+            s.state = "queued" if entry.status == "PENDING" else "running"
+        elif entry.status == "STOPPED":
+            target = Path(info.model_dir)
+            if target.exists():  # the stop came after the version was saved
+                events.end(s, {"state": "finished", "time": now,
+                               "metrics": read_json(target / "metadata.json", {}).get("metrics")})
+            else:
+                events.end(s, {"state": "discarded" if s.started else "cancelled",
+                               "time": (entry.end_time or now * 1000) / 1000})
+        else:  # SUCCEEDED or FAILED without a word from the trainer: killed, or never started
+            reason = f"Ray: {entry.message or entry.status}"
+            if entry.driver_exit_code is not None:
+                reason += f" (exit code {entry.driver_exit_code})"
+            last = self._last_log_line(info.id)
+            events.end(s, {"state": "failed", "time": (entry.end_time or now * 1000) / 1000,
+                           "reason": reason + (f"; its last words: {last}" if last else "")})
+
+    def _last_log_line(self, job_id):
+        try:
+            logs = self._call("reading logs", self._jobs_client().get_job_logs, job_id)
+        except (RunnerUnavailable, RuntimeError):
+            return None
+        lines = [ln.strip() for ln in logs.splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else None
+
+    def _scan(self):
+        entries = self._ray_jobs()  # first: an unreachable cluster fails the listing, not half of it
+        statuses = []
+        if self.runtime_dir.is_dir():
+            for job_dir in sorted(p for p in self.runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                info = self._info(job_dir)
+                if info is not None:
+                    entry = entries.get(info.id)
+                    if entry is not None and entry.metadata.get("vae_owner") != info.owner:
+                        entry = None  # an entry with our id but not our owner: not ours
+                    statuses.append(self._status(info, entry))
+        statuses = order(statuses)
+        self._fill_queue(statuses)
+        return statuses
+
+    def _fill_queue(self, statuses):
+        queued = [s for s in statuses if s.state == "queued"]
+        if not queued:
+            return
+        running = [s for s in statuses if s.state == "running"]
+        speed = {}
+        for s in running + queued:
+            arch = s.config.get("arch", "reference")
+            speed.setdefault(arch, self.speed(arch, statuses))
+        left = [estimates.remaining_seconds(s, speed[s.config.get("arch", "reference")]) for s in running]
+        durations = [estimates.estimate_seconds(s.config, speed[s.config.get("arch", "reference")]) for s in queued]
+        # Ray does not say how many of our jobs fit at once; while some wait, those running fill it
+        slots = max(1, len(running))
+        for place, (s, start) in enumerate(zip(queued, estimates.start_times(left, durations, slots)), 1):
+            s.position, s.start_eta = place, start
+
+    # -- the interface (vae/jobs/protocol.py)
+
+    def submit(self, config, owner, name=None, operator=False):
+        config = estimates.as_config(config)
+        config.validate()
+        job_id = new_job_id()
+        name = name or job_id
+        check_model_name(name)
+        target = self.models_dir / name
+        check_writable(self.models_dir)
+        check_writable(self.runtime_dir, "the job folder")
+        with self._submit_lock:
+            statuses = self._scan()
+            if not operator and any(s.owner == owner and s.active for s in statuses):
+                raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
+            if target.exists() or any(s.name == name and s.active for s in statuses):
+                raise FileExistsError(f"{target} already exists; choose another name")
+            job_dir = self.runtime_dir / job_id
+            job_dir.mkdir()
+            info = JobInfo(id=job_id, name=name, owner=owner, config=config.__dict__.copy(), model_dir=str(target),
+                           job_dir=str(job_dir), submitted=time.time(), cpus=self.cpus)
+            try:
+                write_json_atomic(job_dir / ARGS_FILE, {"job_dir": info.job_dir, "config": info.config,
+                                                         "out_dir": info.model_dir, "threads": self.cpus,
+                                                         "log_to_file": False})
+                write_json_atomic(job_dir / JOB_FILE, info.__dict__)
+                self._call("submitting the job", self._jobs_client().submit_job, timeout=SUBMIT_SECONDS,
+                           entrypoint=self._entrypoint(job_dir), submission_id=job_id,
+                           entrypoint_num_cpus=self.cpus, runtime_env=self._runtime_env(),
+                           metadata={"vae_app": APP, "vae_owner": owner, "vae_name": name,
+                                     "vae_models_dir": str(self.models_dir),
+                                     "vae_config": json.dumps(info.config, sort_keys=True)})
+            except BaseException:
+                shutil.rmtree(job_dir, ignore_errors=True)
+                self._infos.pop(job_id, None)
+                raise
+        return job_id
+
+    def _entrypoint(self, job_dir):
+        run = f"python -m vae.trainer {shlex.quote(str(job_dir))}"
+        if self.code == "installed":  # the project sits at this same path on every node
+            return f"cd {shlex.quote(str(settings.REPO_ROOT))} && {run}"
+        return run  # the uploaded working_dir is the job's current directory
+
+    def _runtime_env(self):
+        if self.code == "installed":
+            return None
+        # Ray zips the folder (what .rayignore and .gitignore leave: the code and data/, ~45 MB)
+        # and caches it by content hash, so an unchanged project is uploaded once.
+        return {"working_dir": str(settings.REPO_ROOT)}
+
+    def jobs(self):
+        return self._scan()
+
+    def status(self, job_id):
+        return next((s for s in self._scan() if s.id == job_id), None)
+
+    def stop(self, job_id, keep=False, owner=None, operator=False):
+        s = self.status(job_id)
+        if s is None or not s.active:
+            return False
+        check_may_stop(s, owner, operator)
+        job_dir = self.runtime_dir / job_id
+        write_json_atomic(job_dir / STOP_FILE, {"keep": bool(keep) and s.state == "running"})
+        if s.state == "running" and keep:
+            return True  # the trainer stops at its next batch, evaluates and saves
+        if s.state == "queued":
+            # Ray applies a stop to a waiting job only once it gets its CPUs; our verdict is
+            # final now, and the trainer, if Ray starts it anyway, reads stop.json and leaves.
+            write_json_atomic(job_dir / END_FILE, {"state": "cancelled", "time": time.time()})
+        self._call("stopping the job", self._jobs_client().stop_job, job_id)
+        return True
+
+    def preview(self, job_id):
+        path = self.runtime_dir / job_id / PREVIEW_FILE
+        return read_preview(path) if path.exists() else None
+
+    def speed(self, arch, statuses=None):
+        if statuses is None:
+            try:
+                statuses = self._scan()
+            except RunnerUnavailable:  # an estimate can do without the cluster's jobs
+                statuses = []
+        return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(
+            _versions(self.models_dir), arch))
+
+    def wait(self, job_id, timeout, poll=0.2):
+        """Wait until Ray and the trainer agree the job is over. For tests and CLIs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.status(job_id)
+            if s is None or not s.active:
+                entry = self._ray_jobs().get(job_id)
+                if entry is None or entry.status in ("STOPPED", "SUCCEEDED", "FAILED"):
+                    return s
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {s.state if s else '?'} after {timeout} s")
+            time.sleep(poll)
+
+
+def _first_line(err):
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
