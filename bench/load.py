@@ -90,7 +90,7 @@ from bench.streamlit_client import Lost, StreamlitSession  # noqa: E402
 MB = 1024 * 1024
 TRAIN_LIMIT = 600
 TRAIN_EPOCHS = 1
-DONE_WORDS = ("Saved as", "Training failed", "stopped and discarded")
+DONE_WORDS = ("Saved as", "Training failed", "stopped and discarded", "cancelled before it started")
 
 
 # -- the server -------------------------------------------------------------------------
@@ -117,14 +117,14 @@ def set_priority(pid, nice):
 class Server:
     """`streamlit run app.py` on 127.0.0.1, its models folder a temporary copy of models/reference."""
 
-    def __init__(self, workdir, startup_timeout=120, nice=0, options=()):
+    def __init__(self, workdir, startup_timeout=120, nice=0, options=(), env=None):
         self.models = Path(workdir) / "models"
         self.models.mkdir()
         shutil.copytree(REPO_ROOT / "models" / "reference", self.models / "reference")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(workdir) / "streamlit.log"
-        env = {**os.environ, "VAE_MODELS_DIR": str(self.models), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {**os.environ, "VAE_MODELS_DIR": str(self.models), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -261,10 +261,10 @@ def canvas_value(rng):
 
 
 def job_name(texts):
-    """The name in the training status line "Job “NAME” · ...", or None."""
+    """The version named in the "Your job" caption ("... · version “NAME”"), or None."""
     for text in texts:
-        if "Job “" in text:
-            return text.split("Job “", 1)[1].split("”", 1)[0]
+        if "version “" in text:
+            return text.split("version “", 1)[1].split("”", 1)[0]
     return None
 
 
@@ -311,7 +311,9 @@ class User:
 
     def __init__(self, url, index, stats, phase, timeout, think_s, seed):
         self.index = index
-        self.s = StreamlitSession(url, timeout=timeout, name=f"user{index}")
+        # the cookie that tells the server which training jobs are this browser's (vae/ui/browser_identity)
+        self.token = f"bench-user-{seed:012d}-{index:06d}"
+        self.s = StreamlitSession(url, timeout=timeout, name=f"user{index}", cookies={"vae_browser": self.token})
         self.stats, self.phase, self.think_s = stats, phase, think_s
         self.rng = random.Random(seed)
         self.trail = 0  # points the server should hold in this session's trail
@@ -434,24 +436,21 @@ class User:
         self.s.set_double_array("train_epochs", [TRAIN_EPOCHS])
         await self.step("train_setting", lambda run: None)
         started = time.monotonic()
-        if self.s.elements["train_start"].button.disabled:  # a job runs: a user can only watch it
+        if self.s.elements["train_start"].button.disabled:  # their own job runs: they can only watch it
             already, last, polls = True, " ".join(self.s.run.texts), 0
         else:
             before = job_name(self.s.run.texts)
 
             def check(run):
                 text = " ".join(run.texts)
-                if "already running" in text:  # another user was quicker: an answer all the same
-                    return None
-                if "Could not start" in text or "not possible" in text:
+                if "Could not" in text or "not possible" in text or "One job at a time" in text:
                     return "refused: " + text[-160:]
                 return None if job_name(run.texts) not in (None, before) else "no new job after Start"
 
             run = await self.step("train_start", check, triggers=["train_start"])
             if run is None:
                 return {"started": False}
-            last, polls = " ".join(run.texts), 0
-            already = "already running" in last
+            last, polls, already = " ".join(run.texts), 0, False
         while time.monotonic() - started < poll_limit_s and self.s.auto_rerun and not (stop and stop.is_set()):
             fragment_id, interval = next(iter(self.s.auto_rerun.items()))
             await asyncio.sleep(interval)

@@ -3,7 +3,8 @@
 It does what the frontend does, and no more than a load test needs:
   * GET /_stcore/health for the `_streamlit_xsrf` cookie, then open /_stcore/stream with the
     subprotocols ["streamlit", <xsrf token>] and that cookie (the double-submit check that
-    starlette_websocket.py makes), and an Origin header of the same host;
+    starlette_websocket.py makes), the browser's own cookies (`cookies`: e.g. the one that
+    names its training jobs), and an Origin header of the same host;
   * send `rerun_script` BackMsgs with the query string, every widget state the "user" has set,
     the page script hash, a fragment id for a widget inside a fragment, and the hashes of the
     cacheable messages it holds (so the server answers with `ref_hash` for those, as it does
@@ -74,7 +75,7 @@ class RunRecord:
 class StreamlitSession:
     """One browser tab. Not thread-safe: one coroutine drives it, one task reads it."""
 
-    def __init__(self, base_url, query_string="", timeout=30.0, name=""):
+    def __init__(self, base_url, query_string="", timeout=30.0, name="", cookies=None):
         host = urllib.parse.urlsplit(base_url).hostname
         if host not in LOCAL_HOSTS:
             raise ValueError(f"this client only talks to the loopback interface, not {host!r}")
@@ -82,6 +83,7 @@ class StreamlitSession:
         self.query_string = query_string
         self.timeout = timeout
         self.name = name
+        self.cookies = dict(cookies or {})  # the browser's own cookies, sent with the websocket
         self.ws = None
         self.reader = None
         self.session_id = None
@@ -105,9 +107,12 @@ class StreamlitSession:
         ws_url = self.base_url.replace("http://", "ws://", 1) + "/_stcore/stream"
         headers = {"Origin": self.base_url}
         protocols = ["streamlit"]
+        jar = dict(self.cookies)
         if cookie:
-            headers["Cookie"] = f"{XSRF_COOKIE}={cookie}"
+            jar[XSRF_COOKIE] = cookie
             protocols.append(cookie)
+        if jar:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         self.ws = await asyncio.wait_for(
             websockets.connect(ws_url, subprotocols=protocols, additional_headers=headers, max_size=None,
                                compression=None, open_timeout=self.timeout, ping_interval=None),
