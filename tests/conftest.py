@@ -101,6 +101,13 @@ class RayCluster:
                     raise
                 time.sleep(0.5)
 
+    def add_worker(self, num_cpus=1):
+        """A second node joining as the README says (`ray start --address=HEAD:PORT`): on this
+        one machine it is a second raylet with its own CPUs. `stop` ends it with the head."""
+        import subprocess
+        subprocess.run([str(self.ray), "start", f"--address=127.0.0.1:{self.gcs}", "--num-cpus", str(num_cpus),
+                        "--disable-usage-stats"], env=self.env, check=True, capture_output=True, timeout=180)
+
     def stop(self):
         import subprocess
         subprocess.run([str(self.ray), "stop", "--force"], env=self.env, capture_output=True, timeout=120)

@@ -191,3 +191,17 @@ def test_a_job_the_restarted_cluster_no_longer_knows_is_failed_saying_so(ray_clu
     final = ray_runner.status(job_id)
     assert final.state == "failed" and "no longer knows this job" in final.error, final.error
     assert not Path(final.model_dir).exists()
+
+
+def test_jobs_spread_over_a_worker_node_that_joined_the_cluster(ray_cluster, ray_runner):
+    from ray.job_submission import JobSubmissionClient
+    ray_cluster.add_worker(num_cpus=1)  # the head has 2 CPUs, the worker 1: three 1-CPU jobs fill both
+    client = JobSubmissionClient(ray_cluster.address)
+    ids = [ray_runner.submit(LONG, owner) for owner in (ALICE, BOB, "carol000000000000000000")]
+    try:
+        wait_for(lambda: all(training(ray_runner, i) for i in ids), 300, "three jobs training at once")
+        nodes = {client.get_job_info(i).driver_node_id for i in ids}
+        assert len(nodes) == 2, nodes
+    finally:
+        for i in ids:
+            ray_runner.stop(i, operator=True)
