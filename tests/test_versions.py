@@ -2,12 +2,10 @@
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
 from vae import store
-from vae.browser_files import CODES_FILE, DECODER_FILE
 from vae.datasets import MNIST
 from vae.versions import DamagedVersionError, Versions, open_dir
 
@@ -38,17 +36,6 @@ def test_a_damaged_version_is_refused_saying_why(folder):
     with pytest.raises(DamagedVersionError, match="tiny.*truncated or not a .keras file"):
         folder.open("tiny")
     assert "tiny" in folder.list()  # still listed, so the picker can say it is damaged
-
-
-def test_browser_files_are_made_once_for_an_older_version_and_kept(folder):
-    for name in (DECODER_FILE, CODES_FILE):
-        (folder.root / "tiny" / name).unlink()
-    version = folder.open("tiny")
-    x_test = version.test_set()["x_test"]
-    (description, z_mean, _), model = version.browser_files(x_test)
-    assert model is not None and description["latent_dim"] == 2 and len(z_mean) == len(x_test)
-    (_, again, _), model = folder.open("tiny").browser_files(x_test)
-    assert model is None and np.array_equal(again, z_mean)
 
 
 def test_write_saves_model_metadata_and_browser_files_then_delete_removes_them(folder):

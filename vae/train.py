@@ -96,8 +96,8 @@ def progress_bar():
             self.bar = tqdm(total=self.params["steps"], desc=f"epoch {epoch + 1}/{self.params['epochs']}",
                             unit="batch", disable=None)
 
-        def on_train_batch_end(self, batch, logs=None):  # once per STEPS_PER_EXECUTION steps
-            self.bar.update(batch + 1 - self.bar.n)
+        def on_train_batch_end(self, batch, logs=None):  # once per STEPS_PER_EXECUTION steps,
+            self.bar.update(min(batch + 1, self.bar.total) - self.bar.n)  # the last one past the end
 
         def on_epoch_end(self, epoch, logs=None):
             self.bar.set_postfix({k: f"{v:.2f}" for k, v in (logs or {}).items()
