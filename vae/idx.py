@@ -73,17 +73,17 @@ def read_labels(path):
     return _parse(_read(path), path, LABELS_MAGIC, 1)
 
 
-def read_split_dir(directory, image_shape=None, progress=False):
+def read_split_dir(directory, image_shape=None, bar=None):
     """The four arrays of a release directory, with images and labels counted alike and test
-    images shaped as training ones (and as `image_shape`, if given). `progress`: a bar on a
-    terminal (tqdm on stderr; none when piped)."""
-    from tqdm import tqdm
-
+    images shaped as training ones (and as `image_shape`, if given); `bar` (tqdm) advances
+    by one per file read."""
     directory = Path(directory)
     arrays = {}
-    for key, name in tqdm(SPLIT_FILES.items(), desc="reading", unit="file", disable=None if progress else True):
+    for key, name in SPLIT_FILES.items():
         path = directory / name
         arrays[key] = read_images(path, image_shape) if key.startswith("x") else read_labels(path)
+        if bar is not None:
+            bar.update()
     if arrays["x_test"].shape[1:] != arrays["x_train"].shape[1:]:
         raise IdxError(f"{directory}: test images are {arrays['x_test'].shape[1:]}, "
                        f"training images {arrays['x_train'].shape[1:]}")
@@ -116,18 +116,26 @@ def spec_of_file(dest):
 
 
 def main(argv=None):
+    from tqdm import tqdm
+
     from vae.data import content_hash
     parser = argparse.ArgumentParser(description="Convert an IDX release directory to a .npz.")
     parser.add_argument("source", type=Path, help="directory with the four *-ubyte.gz files")
     parser.add_argument("dest", type=Path, help="the .npz to write, e.g. data/fashion-mnist.npz")
     args = parser.parse_args(argv)
     spec = spec_of_file(args.dest)
-    try:
-        arrays = read_split_dir(args.source, spec.image_shape if spec else None, progress=True)
-    except IdxError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    write_npz_atomic(arrays, args.dest)
+    # A bar on a terminal (stderr; none when piped): four files read, then the compressed write
+    with tqdm(total=len(SPLIT_FILES) + 1, desc=args.dest.name, unit="step", disable=None) as bar:
+        try:
+            arrays = read_split_dir(args.source, spec.image_shape if spec else None, bar)
+        except IdxError as err:
+            bar.close()
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        bar.set_postfix_str("compressing")
+        write_npz_atomic(arrays, args.dest)
+        bar.set_postfix_str("written", refresh=False)
+        bar.update()
     shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
     digest = content_hash(arrays)
     verdict = "" if spec is None else (f" (the {spec.title} spec's)" if digest == spec.content_sha256

@@ -84,8 +84,8 @@ def library_versions():
 
 def progress_bar():
     """A Keras callback showing each epoch's batches as a tqdm bar with rate and ETA, on stderr
-    when it is a terminal (nothing when piped). Keras' own bar is not used: it draws its
-    carriage returns into a pipe too."""
+    when it is a terminal (nothing when piped). Keras' own bar is not used: it writes to stdout,
+    and on Linux draws its carriage returns into a pipe too."""
     import keras
     from tqdm import tqdm
 
