@@ -19,7 +19,7 @@ TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train"
 st.html("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem}</style>")
 st.title("VAE Explorer")
 caption = st.empty()  # filled once the model, and so its dataset, is known
-intro.render()
+primer = st.container()  # likewise
 
 follow_my_jobs()  # a job of this session that ended with a version makes it this session's model
 name = active_model_name()
@@ -43,6 +43,8 @@ if explorer.prepared_now and st.session_state.get("_told_prepared") != name:
     st.toast(f"“{name}” was saved before the live pad existed: its browser decoder and test codes "
              "were computed once now and saved beside it.", icon=":material/build:")
 
+with primer:
+    intro.render(explorer.dataset)
 caption.caption(f"A convolutional variational autoencoder with a 2-D latent space, this one trained on "
                 f"{explorer.dataset.title}. Move over the pad, draw, browse and interpolate to see how it "
                 f"organises {explorer.noun}s it was never told the labels of.")

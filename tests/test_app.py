@@ -3,6 +3,8 @@ plotly selections and canvas drawings through session_state under their keys."""
 import base64
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,9 +18,9 @@ APP = str(REPO_ROOT / "app.py")
 
 @pytest.fixture(scope="module")
 def explorer():
-    from vae.explorer import load_explorer
+    from vae.explorer import open_explorer
     from vae.store import resolve_model_dir
-    return load_explorer(resolve_model_dir(None))
+    return open_explorer(resolve_model_dir(None))
 
 
 def run_app(view=None, state=None, **query):
@@ -243,7 +245,7 @@ def test_blank_canvas_gets_a_hint_not_an_error():
     at.run()
     assert not at.exception
     from vae.drawing import EMPTY_MESSAGE
-    assert [i.value for i in at.info] == [EMPTY_MESSAGE]
+    assert [i.value for i in at.info] == [EMPTY_MESSAGE.format(noun="digit")]
     assert "drawn" not in at.session_state
 
 
@@ -313,3 +315,23 @@ def test_sampling_the_prior_moves_the_point():
     assert z.shape == (2,) and not np.allclose(z, 0)
     assert pad_data(at)["point"] == pytest.approx([float(v) for v in z])
     assert z_input(at, 0).value == pytest.approx(float(z[0]), abs=1e-3)
+
+
+def test_the_server_does_not_clear_the_keras_session_after_a_run():
+    """Streamlit calls keras.backend.clear_session() after every script run once Keras is
+    imported: a quarter of the server's CPU with 20 users (bench/load.py), and a reset of Keras'
+    layer names under a model loading in the background. The page turns that off. A plain
+    script in the same process is the control: there Streamlit does call it."""
+    code = ("import keras\nfrom streamlit.testing.v1 import AppTest\ncalls = []\n"
+            "keras.backend.clear_session = lambda *args, **kwargs: calls.append(1)\n"
+            "AppTest.from_string('import streamlit as st\\nst.write(1)').run()\n"
+            "plain = len(calls)\n"
+            "at = AppTest.from_file('app.py', default_timeout=180); at.run()\n"
+            "assert not at.exception, at.exception\n"
+            "at.run()\n"
+            "print(plain, len(calls) - plain)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    plain, after_the_app = map(int, out.stdout.split()[-2:])
+    assert plain >= 1, "control: Streamlit no longer clears Keras' session after a run; drop the override"
+    assert after_the_app == 0

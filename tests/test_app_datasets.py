@@ -28,7 +28,7 @@ def toy_models(toy, tmp_path, monkeypatch):  # noqa: F811
     from vae import train
     from vae.datasets import DATASETS
 
-    monkeypatch.setitem(DATASETS, toy.name, dataclasses.replace(toy, drawable=True))
+    monkeypatch.setitem(DATASETS, toy.name, dataclasses.replace(toy, drawable=True, ink_box=11))
     root = tmp_path / "models"
     shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
     assert train.main(["--dataset", "toy", "--epochs", "2", "--batch-size", "32",

@@ -1,4 +1,8 @@
-"""The bundled MNIST: it loads, it is the real thing, and damaged copies are refused clearly."""
+"""The bundled MNIST: it loads, it is the real thing, and damaged copies are refused clearly.
+
+Every damaged copy is written to a temporary directory: nothing here, or anywhere in the
+project, writes data/mnist.npz.
+"""
 import hashlib
 import struct
 import zipfile
@@ -7,7 +11,8 @@ import numpy as np
 import pytest
 
 from vae import data
-from vae.data import DataError, load_arrays, load_mnist, to_model_input
+from vae.data import DataError, load_arrays, to_model_input
+from vae.datasets import MNIST
 
 # Published MNIST class counts (digits 0..9)
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -40,14 +45,7 @@ def test_content_hash_is_sha256_of_the_arrays_in_order(arrays):
     digest = hashlib.sha256()
     for key in ("x_train", "y_train", "x_test", "y_test"):
         digest.update(arrays[key].tobytes())
-    assert digest.hexdigest() == data.CONTENT_SHA256
-
-
-def test_load_mnist_has_the_keras_layout(arrays):
-    (x_train, y_train), (x_test, y_test) = load_mnist(allow_download=False)
-    np.testing.assert_array_equal(x_train, arrays["x_train"])
-    np.testing.assert_array_equal(y_test, arrays["y_test"])
-    assert x_test.shape == (10000, 28, 28) and y_train.shape == (60000,)
+    assert digest.hexdigest() == MNIST.content_sha256
 
 
 def test_to_model_input_scales_uint8_to_unit_float32(arrays):
@@ -78,7 +76,7 @@ def test_an_unchanged_rewrite_still_loads(arrays, tmp_path):
     """Control for the flipped-byte tests: re-saving alone (new zip metadata) is accepted."""
     path = tmp_path / "copy.npz"
     np.savez(path, **arrays)
-    assert data.content_hash(load_arrays(path, allow_download=False)) == data.CONTENT_SHA256
+    assert data.content_hash(load_arrays(path, allow_download=False)) == MNIST.content_sha256
 
 
 def test_one_flipped_pixel_is_refused_by_the_hash(arrays, tmp_path):
@@ -104,7 +102,7 @@ def test_one_flipped_label_is_refused_by_the_hash(arrays, tmp_path):
 
 
 def test_truncated_file_raises_a_clear_data_error(tmp_path):
-    raw = data.DEFAULT_PATH.read_bytes()
+    raw = MNIST.file.read_bytes()
     path = tmp_path / "truncated.npz"
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(DataError, match="truncated") as err:
@@ -118,8 +116,8 @@ def test_corrupt_compressed_stream_raises_data_error(tmp_path):
     Flipping the first byte of a deflate stream breaks its block header, which zlib itself
     reports (a zlib.error) before zipfile's CRC check can turn it into a BadZipFile.
     """
-    raw = bytearray(data.DEFAULT_PATH.read_bytes())
-    with zipfile.ZipFile(data.DEFAULT_PATH) as archive:
+    raw = bytearray(MNIST.file.read_bytes())
+    with zipfile.ZipFile(MNIST.file) as archive:
         info = archive.getinfo("y_test.npy")
     assert info.compress_type == zipfile.ZIP_DEFLATED
     offset = info.header_offset
@@ -132,7 +130,7 @@ def test_corrupt_compressed_stream_raises_data_error(tmp_path):
 
 
 def test_missing_file_without_download_raises(tmp_path, monkeypatch):
-    def no_download():
+    def no_download(path, spec):
         raise AssertionError("must not try to download")
     monkeypatch.setattr(data, "_download_with_keras", no_download)
     with pytest.raises(DataError, match="missing"):
@@ -164,8 +162,3 @@ def test_missing_array_is_refused(arrays, tmp_path):
              x_test=arrays["x_test"][:2])
     with pytest.raises(DataError, match="y_test"):
         load_arrays(path, allow_download=False)
-
-
-def test_the_bundled_file_is_left_untouched():
-    """Runs last in this module: nothing above modified data/mnist.npz."""
-    assert data.content_hash(load_arrays(allow_download=False)) == data.CONTENT_SHA256

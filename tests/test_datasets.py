@@ -103,11 +103,11 @@ def test_figures_take_classes_colours_and_nouns_from_the_spec(toy):
     assert len(figures.preview_scatter(z, labels, 1, spec="toy").data) == 3
 
 
-def test_figures_default_to_mnist_for_existing_callers():
+def test_figures_without_a_spec_draw_the_default_dataset():
     z = np.zeros((10, 2))
     fig = figures.map_figure(z, np.arange(10), [(-1, 1), (-1, 1)])
-    assert [t.name for t in fig.data[:10]] == [str(d) for d in range(10)]
-    assert fig.data[0].marker.color == figures.DIGIT_COLORS[0] == datasets.MNIST.class_colors[0]
+    assert [t.name for t in fig.data[:10]] == list(get_dataset().class_names)
+    assert [t.marker.color for t in fig.data[:10]] == list(get_dataset().class_colors)
 
 
 def test_registry_and_lookups():

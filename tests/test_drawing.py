@@ -116,7 +116,7 @@ def test_mnist_digits_come_back_unchanged():
 def test_blank_canvas_is_a_hint_not_an_error():
     result = preprocess_drawing(canvas(lambda d: None))
     assert result.is_blank and result.image is None and result.bbox is None
-    assert result.message == EMPTY_MESSAGE
+    assert result.message == EMPTY_MESSAGE.format(noun="digit") == "Draw a digit: the canvas is empty."
 
 
 @pytest.mark.parametrize("radius", [2, 15])  # a speck, and a click with a fat brush
@@ -125,7 +125,7 @@ def test_a_dot_is_a_hint_not_an_error(radius):
                                      fill=INK))
     result = preprocess_drawing(dot)
     assert result.is_blank and result.image is None
-    assert result.message == DOT_MESSAGE
+    assert result.message == DOT_MESSAGE.format(noun="digit")
     assert result.bbox is not None
 
 
@@ -133,7 +133,7 @@ def test_a_few_scattered_pixels_are_not_a_digit():
     specks = np.zeros((280, 280, 4), dtype=np.uint8)
     specks[[10, 140, 270], [10, 200, 30], 3] = 255
     result = preprocess_drawing(specks)
-    assert result.is_blank and result.message == DOT_MESSAGE
+    assert result.is_blank and result.message == DOT_MESSAGE.format(noun="digit")
 
 
 @pytest.mark.parametrize("bad, words", [

@@ -6,6 +6,7 @@ import pytest
 
 from vae.datasets import MNIST
 from vae.explorer import Explorer
+from vae.versions import Version
 
 
 class EchoModel:
@@ -28,9 +29,9 @@ def explorer():
     z[5] = [50, 50]  # one wild encoding must not stretch the pad
     loaded = concurrent.futures.Future()
     loaded.set_result(EchoModel())
-    return Explorer(name="fake", model_dir=None, metadata={}, dataset=MNIST, x_test=np.zeros((3000, 28, 28), np.uint8),
-                    y_test=labels, z_test=z, z_test_log_var=np.zeros_like(z), decoder_description={},
-                    fingerprint="0" * 64, _model_future=loaded)
+    version = Version(name="fake", path=None, metadata={}, dataset=MNIST, arch="reference")
+    return Explorer(version=version, x_test=np.zeros((3000, 28, 28), np.uint8), y_test=labels, z_test=z,
+                    z_test_log_var=np.zeros_like(z), decoder_description={}, _model_future=loaded)
 
 
 @pytest.mark.parametrize("point, label", [((-3, 0), 4), ((3.1, -0.2), 7), ((0.2, 2.8), 9)])

@@ -116,35 +116,3 @@ def test_the_first_page_needs_no_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_a_load_broken_by_a_concurrent_clear_session_is_tried_again(monkeypatch):
-    """Streamlit's clear_session() after a script run can make Keras see a duplicate layer name
-    in a model being loaded in another thread: the loader tries again instead of failing."""
-    import vae.model
-    from vae import explorer as explorer_module
-
-    real, calls = vae.model.load_vae, []
-
-    def flaky(path):
-        calls.append(path)
-        if len(calls) == 1:
-            raise ValueError('The name "conv2d" is used 2 times in the model. All operation names should be unique.')
-        return real(path)
-
-    monkeypatch.setattr(vae.model, "load_vae", flaky)
-    model = explorer_module._load_keras(REPO_ROOT / "models" / "reference" / "model.keras")
-    assert len(calls) == 2 and model.latent_dim == 2
-    calls.clear()
-    monkeypatch.setattr(vae.model, "load_vae", lambda path: (_ for _ in ()).throw(ValueError("bad file")))
-    with pytest.raises(ValueError, match="bad file"):  # any other error is not retried
-        explorer_module._load_keras("x")
-
-
-def test_streamlit_no_longer_clears_the_keras_session_after_a_run():
-    """The page replaces Streamlit's private post-run cleanup; if a Streamlit upgrade renames
-    it, this fails instead of the server silently paying for clear_session() again."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    import vae.ui.state  # noqa: F401 (installs the replacement)
-    assert script_runner._clean_problem_modules.__name__ == "_close_pyplot_figures"

@@ -81,9 +81,10 @@ def test_cut_off_gzip_stream_is_refused(tmp_path, images):
 def test_wrong_image_size_is_refused(tmp_path):
     small = np.zeros((3, 16, 16), np.uint8)
     path = write(tmp_path / "small.gz", idx_bytes(idx.IMAGES_MAGIC, small))
-    with pytest.raises(IdxError, match=r"\(16, 16\), expected \(28, 28\)"):
-        read_images(path)
+    with pytest.raises(IdxError, match=r"\(16, 16\), expected \(20, 20\)"):
+        read_images(path, image_shape=(20, 20))
     np.testing.assert_array_equal(read_images(path, image_shape=(16, 16)), small)
+    np.testing.assert_array_equal(read_images(path), small)  # no shape asked: the header's
 
 
 def release_dir(tmp_path, n_train=4, n_test=3, n_test_labels=3):
@@ -107,6 +108,28 @@ def test_cli_writes_the_npz_with_the_keys_of_mnist(tmp_path):
         for key, value in arrays.items():
             np.testing.assert_array_equal(npz[key], value)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_test_images_must_be_shaped_as_training_ones(tmp_path):
+    release_dir(tmp_path)
+    write(tmp_path / idx.SPLIT_FILES["x_test"], idx_bytes(idx.IMAGES_MAGIC, np.zeros((3, 16, 16), np.uint8)))
+    with pytest.raises(IdxError, match=r"test images are \(16, 16\), training images \(28, 28\)"):
+        read_split_dir(tmp_path)
+
+
+def test_the_cli_checks_a_datasets_own_file_against_its_spec(tmp_path, monkeypatch, capsys):
+    import dataclasses
+    from vae.data import content_hash
+    from vae.datasets import DATASETS, MNIST
+    arrays = release_dir(tmp_path)
+    dest = tmp_path / "toy.npz"
+    toy = dataclasses.replace(MNIST, name="toy", file=dest, content_sha256=content_hash(arrays))
+    monkeypatch.setitem(DATASETS, "toy", toy)
+    assert idx.main([str(tmp_path), str(dest)]) == 0
+    assert "(the MNIST spec's)" in capsys.readouterr().out
+    monkeypatch.setitem(DATASETS, "toy", dataclasses.replace(toy, image_shape=(16, 16)))
+    assert idx.main([str(tmp_path), str(dest)]) == 2
+    assert "expected (16, 16)" in capsys.readouterr().err
 
 
 def test_images_and_labels_of_a_split_must_count_alike(tmp_path):

@@ -4,7 +4,8 @@ import pytest
 
 from vae.data import load_arrays
 from vae.evaluate import elbo_terms, evaluate
-from vae.iwae import iwae_log_likelihood, iwae_metrics, log_normal, logsumexp
+from vae.iwae import iwae_log_likelihood, iwae_metrics
+from vae.likelihood import log_normal, logsumexp
 from vae.model import load_vae
 from vae.store import MODEL_FILE
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from vae.figures import manifold_figure_png, tick_indices
-from vae.latent import grid_coordinates, interpolate, latent_extent, manifold, sigma_ellipse, tile_grid
+from vae.latent import grid_coordinates, latent_extent, manifold, sigma_ellipse, tile_grid
 
 
 class RecordingDecoder:
@@ -94,33 +94,6 @@ def test_tick_labels_are_thinned_for_large_grids():
     np.testing.assert_array_equal(tick_indices(5), np.arange(5))
     many = tick_indices(40, max_ticks=16)
     assert 2 <= len(many) <= 16 and many[0] == 0 and np.all(np.diff(many) == many[1])
-
-
-def test_interpolate_endpoints_are_exact_and_steps_even():
-    a, b = np.array([0.1, 1 / 3, -7.3, 1e16]), np.array([0.7, -2 / 3, 1e-8, 1.0])
-    path = interpolate(a, b, 7)
-    assert path.shape == (7, 4)
-    assert np.all(path[0] == a) and np.all(path[-1] == b)  # a + (b - a) would give 0, not 1
-    np.testing.assert_allclose(np.diff(path[:, :3], axis=0), np.tile((b - a)[:3] / 6, (6, 1)),
-                               atol=1e-12)
-
-
-def test_interpolate_midpoint_and_float32_endpoints():
-    np.testing.assert_allclose(interpolate([0.0, 2.0], [4.0, -2.0], 3)[1], [2.0, 0.0])
-    a, b = np.float32([0.1, 0.3]), np.float32([0.9, -0.7])
-    path = interpolate(a, b, 10)
-    assert path.dtype == np.float32 and np.all(path[0] == a) and np.all(path[-1] == b)
-
-
-@pytest.mark.parametrize("steps", [1, 0, -3, 2.5])
-def test_interpolate_needs_two_steps(steps):
-    with pytest.raises(ValueError, match="steps"):
-        interpolate([0.0, 0.0], [1.0, 1.0], steps)
-
-
-def test_interpolate_rejects_mismatched_dimensions():
-    with pytest.raises(ValueError):
-        interpolate([0.0, 0.0], [1.0, 1.0, 1.0], 5)
 
 
 @pytest.mark.parametrize("points", [64, 30])

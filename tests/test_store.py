@@ -54,7 +54,7 @@ def test_a_damaged_version_says_what_is_wrong(tmp_path, damage, reason):
 
 
 def test_the_shipped_models_are_sound():
-    from vae.data import REPO_ROOT
+    from conftest import REPO_ROOT
     for name in store.SHIPPED_MODELS:
         assert store.version_damage(REPO_ROOT / "models" / name) is None
 

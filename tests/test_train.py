@@ -10,7 +10,8 @@ import pytest
 import keras
 
 from vae import store, train
-from vae.data import CONTENT_SHA256, load_arrays
+from vae.data import load_arrays
+from vae.datasets import MNIST
 from vae.model import VAE, build_vae, load_vae
 from vae.train import STOP_COMPLETED, STOP_EARLY, STOP_USER, StopReason, TrainConfig
 
@@ -53,7 +54,7 @@ def test_training_writes_a_complete_model_directory(tiny_model_dir):
     assert meta["options"]["limit"] == 300 and meta["options"]["epochs"] == 2
     assert meta["options"]["seed"] == meta["seed"] == 0
     assert meta["epochs_run"] == 2 and meta["stop_reason"] == STOP_COMPLETED
-    assert meta["data_sha256"] == CONTENT_SHA256
+    assert meta["data_sha256"] == MNIST.content_sha256
     created = dt.datetime.fromisoformat(meta["created"])
     assert created.tzinfo is not None
     assert abs((dt.datetime.now(dt.timezone.utc) - created).total_seconds()) < 3600

@@ -6,10 +6,45 @@ Dense, Reshape, Conv2D and Conv2DTranspose with relu, sigmoid or linear: the lay
 the browser decoder implements.
 
 Keras is imported inside the builders: the registry's names are read (e.g. by
-TrainConfig.validate in the job manager) before TensorFlow may be imported.
+TrainConfig.validate in the job manager) before TensorFlow may be imported. For the same
+reason the Sampling layer, which subclasses a Keras layer, is defined on first use.
 """
+import functools
 
 DEFAULT_ARCH = "reference"
+
+
+@functools.cache
+def sampling_layer():
+    """The Sampling layer class, registered with Keras as "vae>Sampling" when first asked for."""
+    import keras
+    from keras import layers, ops
+
+    @keras.saving.register_keras_serializable(package="vae")
+    class Sampling(layers.Layer):
+        """z = mean + exp(0.5 * log_var) * eps, the reparameterisation trick."""
+
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+        def get_config(self):
+            return {**super().get_config(), "seed": self.seed}
+
+    Sampling.__qualname__ = "Sampling"
+    return Sampling
+
+
+def __getattr__(name):  # `vae.architectures.Sampling`, defined on first use
+    if name == "Sampling":
+        return sampling_layer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_shape(image_shape):
@@ -23,14 +58,14 @@ def _encoder_head(inputs, x, latent_dim):
     """z_mean, z_log_var and the sampled z on top of a feature vector `x`."""
     import keras
     from keras import layers
-    from vae.model import Sampling  # the layer lives with the model it serialises in
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-    z = Sampling(name="z")([z_mean, z_log_var])
+    z = sampling_layer()(name="z")([z_mean, z_log_var])
     return keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
 
 
-# -- reference: the blog post's model, exactly (encoder 69,076 params, decoder 28,161 at 28x28)
+# -- reference: the blog post's model, exactly (on the post's 28x28 MNIST: encoder 69,076
+# parameters, decoder 28,161)
 
 def reference_encoder(latent_dim, image_shape):
     import keras
@@ -58,8 +93,8 @@ def reference_decoder(latent_dim, image_shape):
 
 # -- large: deeper on both sides, parameters spent where compute is cheap.
 # A 2-D code needs an MLP to unfold it before the convolutions, and Dense layers
-# cost little time; convolutions at 28x28 cost a lot, so the decoder's extra conv
-# works at 14x14 and only a 1-channel transpose conv runs at full size. About 365k
+# cost little time; convolutions at full size cost a lot, so the decoder's extra conv
+# works at half size and only a 1-channel transpose conv runs at full size. About 365k
 # parameters: with Adam's two slots per weight the .keras file stays under 5 MB.
 
 def large_encoder(latent_dim, image_shape):
@@ -104,9 +139,17 @@ def get_builders(arch):
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
 
 
-def build_encoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=(28, 28)):
-    return get_builders(arch)[0](int(latent_dim), tuple(image_shape))
+def default_image_shape():
+    """(rows, cols) of the default dataset's images: what a model that does not record its
+    image shape (saved before several datasets existed) was trained on."""
+    from vae.datasets import get_dataset
+    return get_dataset().image_shape
 
 
-def build_decoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=(28, 28)):
-    return get_builders(arch)[1](int(latent_dim), tuple(image_shape))
+def build_encoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=None):
+    """`arch`'s encoder for images of `image_shape` (None: the default dataset's)."""
+    return get_builders(arch)[0](int(latent_dim), tuple(image_shape or default_image_shape()))
+
+
+def build_decoder(arch=DEFAULT_ARCH, latent_dim=2, image_shape=None):
+    return get_builders(arch)[1](int(latent_dim), tuple(image_shape or default_image_shape()))

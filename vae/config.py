@@ -6,6 +6,8 @@ check a config before TensorFlow is imported.
 import dataclasses
 import datetime as dt
 
+from vae.datasets import DEFAULT_DATASET
+
 KL_REDUCTIONS = ("mean", "sum")  # "mean" over latent dims is the reference; "sum" is the true ELBO
 LR_SCHEDULES = ("constant", "cosine")  # constant is the reference's Adam default
 
@@ -28,7 +30,7 @@ class TrainConfig:
     patience: int = 3
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # "cosine": decay to 5% of learning_rate over `epochs`
-    dataset: str = "mnist"  # a name in vae.datasets.DATASETS
+    dataset: str = DEFAULT_DATASET  # a name in vae.datasets.DATASETS
     arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
 
     def validate(self):
@@ -62,7 +64,7 @@ def run_name(now=None):
 
 def recorded_option(metadata, key):
     """An option a model's metadata.json records (top level, then `options`), or TrainConfig's
-    default: models trained before datasets and architectures existed are MNIST / reference."""
+    default: models trained before datasets and architectures existed used the defaults."""
     options = metadata.get("options") or {}
     return metadata.get(key, options.get(key, getattr(TrainConfig(), key)))
 

@@ -5,19 +5,17 @@ zip metadata differs from other copies, so we check a hash of the array contents
 rather than of the file. What a dataset is (file, hash, shape) lives in vae.datasets.
 """
 import hashlib
+import importlib
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from vae.datasets import DEFAULT_DATASET, MNIST, get_dataset
+from vae.datasets import DEFAULT_DATASET, get_dataset
 from vae.settings import REPO_ROOT
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
-# MNIST's, kept for callers written before there were several datasets
-DEFAULT_PATH = MNIST.file
-CONTENT_SHA256 = MNIST.content_sha256
 
 
 class DataError(RuntimeError):
@@ -54,19 +52,18 @@ def _fix_hint(path, spec):
     if path == spec.file.resolve():
         relative = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
         hint = f"Restore it with `git checkout -- {relative}` (the repo ships the original)"
-        return hint + (", or delete it to fall back to Keras' downloader." if spec.name == "mnist" else ".")
+        return hint + (", or delete it to fall back to Keras' downloader." if spec.keras_download else ".")
     return f"Point to the original {spec.title} .npz instead of {path}."
 
 
-def _download_with_keras(path):
-    """Keras' downloader, MNIST only: only useful for users with internet access."""
+def _download_with_keras(path, spec):
+    """Keras' downloader, for a dataset that names one: only useful with internet access."""
     try:
-        from keras.datasets import mnist
-        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = importlib.import_module(
+            f"keras.datasets.{spec.keras_download}").load_data()
     except Exception as err:  # no network, no keras: say so plainly
-        raise DataError(
-            f"{path} is missing and Keras could not download MNIST ({err}). "
-            "Restore the bundled file with `git checkout -- data/mnist.npz`.") from err
+        raise DataError(f"{path} is missing and Keras could not download {spec.title} ({err}). "
+                        f"{_fix_hint(path, spec)}") from err
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
@@ -78,9 +75,9 @@ def load_arrays(path=None, allow_download=True, dataset=DEFAULT_DATASET):
     if path.exists():
         arrays = _read_npz(path, spec)
         source = str(path)
-    elif allow_download and spec.name == "mnist":
-        arrays = _download_with_keras(path)
-        source = "keras.datasets.mnist"
+    elif allow_download and spec.keras_download:
+        arrays = _download_with_keras(path, spec)
+        source = f"keras.datasets.{spec.keras_download}"
     else:
         raise DataError(f"{path} is missing. {_fix_hint(path, spec)}")
     for key, shape in expected_shapes(spec).items():
@@ -92,12 +89,6 @@ def load_arrays(path=None, allow_download=True, dataset=DEFAULT_DATASET):
         raise DataError(f"{source} is not the original {spec.title}: content hash {actual[:12]}… "
                         f"≠ {spec.content_sha256[:12]}…. {_fix_hint(path, spec)}")
     return arrays
-
-
-def load_mnist(path=None, allow_download=True):
-    """(x_train, y_train), (x_test, y_test) as uint8, the layout of keras.datasets.mnist."""
-    a = load_arrays(path, allow_download)
-    return (a["x_train"], a["y_train"]), (a["x_test"], a["y_test"])
 
 
 def to_model_input(images):

@@ -31,6 +31,10 @@ class DatasetSpec:
     licence: str
     n_train: int
     n_test: int
+    # How a drawable dataset's items were made from strokes: the ink's longer side scaled to this
+    # many pixels, the centre of mass put at the middle (vae.drawing follows it for a drawing)
+    ink_box: int | None = None
+    keras_download: str | None = None  # the keras.datasets module that can fetch a missing file
 
     @property
     def n_classes(self):
@@ -40,6 +44,8 @@ class DatasetSpec:
         if len(self.class_colors) != len(self.class_names):
             raise ValueError(f"{self.name}: {len(self.class_names)} classes but "
                              f"{len(self.class_colors)} colours")
+        if self.drawable and not self.ink_box:
+            raise ValueError(f"{self.name}: a drawable dataset needs its ink_box")
 
 
 MNIST = DatasetSpec(
@@ -48,7 +54,9 @@ MNIST = DatasetSpec(
     image_shape=(28, 28), class_names=tuple(str(d) for d in range(10)), class_colors=TAB10,
     item_noun="digit", drawable=True,
     credit="MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges (CC BY-SA 3.0)",
-    licence="CC BY-SA 3.0", n_train=60000, n_test=10000)
+    licence="CC BY-SA 3.0", n_train=60000, n_test=10000,
+    ink_box=20,  # NIST's digits were fit into 20x20 keeping their aspect, then centred by mass in 28x28
+    keras_download="mnist")
 
 FASHION_MNIST = DatasetSpec(
     name="fashion-mnist", title="Fashion-MNIST", file=DATA_DIR / "fashion-mnist.npz",

@@ -1,12 +1,12 @@
-"""A canvas drawing → the 28x28 input the encoder was trained on, built as MNIST was.
+"""A canvas drawing → the input the encoder was trained on, made as the dataset's items were.
 
-MNIST's recipe: fit the ink's bounding box into 20x20 keeping its aspect ratio,
-anti-aliased, then place it in a 28x28 field with its centre of mass at the
-centre. "Centre" here is pixel index (14, 14), measured rather than guessed: in
-the bundled training set the mean centre of mass is (14.00, 14.01) with a
-spread of 0.29 px per axis, exactly the 1/sqrt(12) of shifts rounded to whole
-pixels. So we shift by whole pixels too, landing within half a pixel of
-(14, 14) per axis, and the 20-px box stays crisp instead of smearing to 21.
+The recipe is the dataset spec's (vae.datasets): MNIST's, the reference, fits the ink's
+bounding box into 20x20 keeping its aspect ratio, anti-aliased, then places it in a 28x28
+field with its centre of mass at the centre. "Centre" there is pixel index (14, 14),
+measured rather than guessed: in the bundled training set the mean centre of mass is
+(14.00, 14.01) with a spread of 0.29 px per axis, exactly the 1/sqrt(12) of shifts rounded
+to whole pixels. So we shift by whole pixels too, landing within half a pixel of the
+middle per axis, and the box stays crisp instead of smearing one pixel wider.
 
 Ink is the canvas' alpha channel: streamlit-drawable-canvas draws strokes on a
 transparent layer, so RGB says nothing about where the ink is.
@@ -21,20 +21,22 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-SIZE = 28
-BOX = 20  # the longer side of the digit's box inside the 28x28 field
-CENTRE = 14.0  # centre-of-mass target, in pixel indices (see the module docstring)
+from vae.datasets import get_dataset
+
 INK_THRESHOLD = 0.05  # ink above this counts for the bounding box; fainter is stroke fringe
 
 MAX_CANVAS_PIXELS = 1024 * 1024  # the app's canvas is 280x280 (560x560 on a 2x screen)
 MAX_CANVAS_BYTES = 4_000_000  # its PNG is a few tens of KB
-EMPTY_MESSAGE = "Draw a digit: the canvas is empty."
-DOT_MESSAGE = "That's only a dot — draw a whole digit."
+EMPTY_MESSAGE = "Draw a {noun}: the canvas is empty."  # noun: the spec's item_noun
+DOT_MESSAGE = "That's only a dot — draw a whole {noun}."
+
+# The default dataset's field side and ink box, in pixels, for a caller without a spec at hand
+SIZE, BOX = get_dataset().image_shape[0], get_dataset().ink_box
 
 
 @dataclass(frozen=True)
 class DrawingResult:
-    """image: float32 (28, 28) in [0, 1], or None when is_blank.
+    """image: float32 (size, size) in [0, 1], or None when is_blank.
     bbox: the ink's box in canvas pixels as Pillow's (left, top, right, bottom),
     right and bottom exclusive; None when the canvas has no ink at all.
     message: a short hint for the user when is_blank, else None.
@@ -115,7 +117,7 @@ def ink_bbox(ink, threshold=INK_THRESHOLD):
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def fit_box(ink, box=BOX):
+def fit_box(ink, box):
     """Resize so the longer side is `box` px, keeping the aspect ratio, anti-aliased."""
     height, width = ink.shape
     scale = box / max(height, width)
@@ -133,13 +135,15 @@ def centre_of_mass(image):
     return rows, cols
 
 
-def place_centred(patch, size=SIZE, centre=CENTRE):
-    """Paste `patch` in a size x size field, its centre of mass at `centre`, whole-pixel shift.
+def place_centred(patch, size, centre=None):
+    """Paste `patch` in a size x size field, its centre of mass at `centre` (default: pixel
+    index size / 2, see the module docstring), whole-pixel shift.
 
-    The offset is clamped so no ink falls off the field: a lopsided digit
+    The offset is clamped so no ink falls off the field: a lopsided drawing
     (centre of mass far from its box's middle) sits at the edge instead of
     being cut, as it would be in MNIST.
     """
+    centre = size / 2 if centre is None else centre
     cy, cx = centre_of_mass(patch)
     h, w = patch.shape
     top = int(np.clip(np.floor(centre - cy + 0.5), 0, size - h))
@@ -149,28 +153,35 @@ def place_centred(patch, size=SIZE, centre=CENTRE):
     return field
 
 
-def preprocess_drawing(drawing, min_ink_pixels=20, min_size=0.15, size=SIZE):
-    """A canvas drawing → DrawingResult with an MNIST-style (size, size) float32 image.
+def preprocess_drawing(drawing, spec=None, size=None, min_ink_pixels=20, min_size=0.15):
+    """A canvas drawing → DrawingResult with a (size, size) float32 image made by the recipe of
+    `spec` (a drawable DatasetSpec or name; None: the default dataset).
 
-    MNIST's proportions scale with `size`: the box is 20/28 of it, the centre at its middle.
+    `size` defaults to the spec's image side; the recipe's proportions scale with it: the ink
+    box is ink_box / side of it, the centre at its middle.
 
     `drawing` is RGBA uint8 (ink in alpha) or grayscale (ink high). A canvas is
     blank, with a hint rather than an error, when it has fewer than
     `min_ink_pixels` ink pixels or its ink spans less than `min_size` of the
-    canvas' shorter side (a click with a fat brush is a dot, not a digit).
+    canvas' shorter side (a click with a fat brush is a dot, not a drawing).
     Raises ValueError for arrays that are not a drawing at all.
     """
+    spec = get_dataset(spec)
+    if not spec.drawable:
+        raise ValueError(f"{spec.title} {spec.item_noun}s are not drawn: there is no recipe for a drawing")
+    side = spec.image_shape[0]
+    size = int(size or side)
     ink = ink_intensity(drawing)
     bbox = ink_bbox(ink)
     if bbox is None:
-        return DrawingResult(None, True, None, EMPTY_MESSAGE)
+        return DrawingResult(None, True, None, EMPTY_MESSAGE.format(noun=spec.item_noun))
     left, top, right, bottom = bbox
     too_few = np.count_nonzero(ink > INK_THRESHOLD) < min_ink_pixels
     too_small = max(right - left, bottom - top) < min_size * min(ink.shape)
     if too_few or too_small:
-        return DrawingResult(None, True, bbox, DOT_MESSAGE)
-    box = max(1, round(size * BOX / SIZE))
-    image = place_centred(fit_box(ink[top:bottom, left:right], box), size, size * CENTRE / SIZE)
+        return DrawingResult(None, True, bbox, DOT_MESSAGE.format(noun=spec.item_noun))
+    box = max(1, round(size * spec.ink_box / side))
+    image = place_centred(fit_box(ink[top:bottom, left:right], box), size)
     return DrawingResult(image, False, bbox)
 
 
@@ -179,7 +190,7 @@ def upscale(image, size=280):
     image = np.asarray(image)
     image = image / 255.0 if image.dtype == np.uint8 else image.astype("float64")
     if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]  # the decoder's (28, 28, 1)
+        image = image[..., 0]  # the decoder's (rows, cols, 1)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {image.shape}")
     if int(size) < 1:

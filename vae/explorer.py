@@ -1,25 +1,22 @@
 """Everything the explorer page asks of one model, without Streamlit.
 
-An `Explorer` opens from files alone: the test set, the test codes and the exported
-decoder (vae.browser_files), so the first page needs no TensorFlow. The Keras model
+An `Explorer` opens from files alone: its version (vae.versions), the test set, the test
+codes and the exported decoder, so the first page needs no TensorFlow. The Keras model
 itself loads in a background thread (`start_loading`) and is waited for only by what
 needs it: encoding a drawing, the manifold, reconstructions.
 """
+import base64
 import concurrent.futures
 import dataclasses
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from vae import knn
-from vae.browser_files import model_fingerprint, read_browser_files, write_browser_files
-from vae.data import load_arrays, to_model_input
-from vae.config import recorded_dataset
-from vae.datasets import get_dataset
+from vae.data import to_model_input
 from vae.export import b64_float32
 from vae.latent import latent_extent
-from vae.store import MODEL_FILE, read_metadata
+from vae.versions import Version, open_dir
 
 LOOKS_LIKE_K = 10
 
@@ -27,34 +24,17 @@ LOOKS_LIKE_K = 10
 _LOADER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-model-loader")
 
 
-LOAD_ATTEMPTS = 3
-
-
-def _load_keras(model_file):
-    """load_vae, tried again when a concurrent keras.backend.clear_session() broke it.
-
-    Streamlit calls clear_session() after every script run, and it resets Keras' naming
-    state for every thread: a model being built in this thread at that moment can end
-    up with two layers of the same auto-generated name, and Keras refuses it. vae.ui.state
-    stops Streamlit from calling it; this stays for any other caller of clear_session().
-    """
-    from vae.model import load_vae  # the TensorFlow import happens here, off the page's path
-
-    for attempt in range(LOAD_ATTEMPTS):
-        try:
-            return load_vae(model_file)
-        except ValueError as err:
-            if "is used" not in str(err) or "times in the model" not in str(err) or attempt == LOAD_ATTEMPTS - 1:
-                raise
-
-
-def _load_model(model_file, image_shape, after_load):
-    model = _load_keras(model_file)
-    model.decode(np.zeros((1, model.latent_dim), "float32"))  # trace the fast paths now
+def _ready(model, image_shape, after_load):
+    """Trace the model's fast paths now, so the first drawing or manifold does not wait for it."""
+    model.decode(np.zeros((1, model.latent_dim), "float32"))
     model.encode(np.zeros((1, *image_shape, 1), "float32"))
     if after_load is not None:
         after_load()
     return model
+
+
+def _load_model(version, image_shape, after_load):
+    return _ready(version.load_model(), image_shape, after_load)
 
 
 @dataclasses.dataclass
@@ -66,21 +46,38 @@ class LooksLike:
 
 @dataclasses.dataclass
 class Explorer:
-    name: str
-    model_dir: Path
-    metadata: dict
-    dataset: object  # the DatasetSpec the model was trained on: classes, colours, nouns
+    version: Version  # name, directory, metadata, dataset spec, architecture
     x_test: np.ndarray  # uint8 (n, h, w)
     y_test: np.ndarray
     z_test: np.ndarray  # z_mean of every test image
     z_test_log_var: np.ndarray
     decoder_description: dict  # vae.export's description, as the browser runs it
-    fingerprint: str  # SHA-256 of model.keras
     prepared_now: bool = False  # the browser files were missing (an older model) and made at open
     _model_future: concurrent.futures.Future | None = None
     _extent: list | None = None
     _payload: dict | None = None
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    @property
+    def name(self):
+        return self.version.name
+
+    @property
+    def model_dir(self):
+        return self.version.path
+
+    @property
+    def metadata(self):
+        return self.version.metadata
+
+    @property
+    def dataset(self):
+        """The DatasetSpec the model was trained on: classes, colours, nouns."""
+        return self.version.dataset
+
+    @property
+    def fingerprint(self):
+        return self.version.fingerprint
 
     @property
     def latent_dim(self):
@@ -108,8 +105,7 @@ class Explorer:
         """Start loading the Keras model if nobody has; returns its Future."""
         with self._lock:
             if self._model_future is None:
-                self._model_future = _LOADER.submit(_load_model, self.model_dir / MODEL_FILE,
-                                                    self.image_shape, after_load)
+                self._model_future = _LOADER.submit(_load_model, self.version, self.image_shape, after_load)
             return self._model_future
 
     @property
@@ -176,37 +172,22 @@ class Explorer:
 
 
 def _b64_uint8(array):
-    import base64
     return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
 
 
 def open_explorer(model_dir, arrays=None, after_load=None):
-    """An Explorer from a model directory's files; TensorFlow only for an older model
-    whose browser files are missing, which are then made once and kept."""
-    model_dir = Path(model_dir)
-    metadata = read_metadata(model_dir)
-    dataset = get_dataset(recorded_dataset(metadata))
-    arrays = arrays if arrays is not None else load_arrays(dataset=dataset)
-    fingerprint = model_fingerprint(model_dir)
-    files = read_browser_files(model_dir, fingerprint)
-    prepared_now = files is None
-    future = None
-    if prepared_now:
-        future = concurrent.futures.Future()
-        model = _load_model(model_dir / MODEL_FILE, arrays["x_test"].shape[1:], after_load)
-        future.set_result(model)
-        if model.latent_dim != 2:
-            raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has {model.latent_dim} dims")
-        write_browser_files(model, model_dir, arrays["x_test"])
-        files = read_browser_files(model_dir, fingerprint)
-    description, z_mean, z_log_var = files
+    """An Explorer from a model directory's files (vae.versions has the trip); TensorFlow only
+    for an older version whose browser files are missing, which are then made once and kept."""
+    version = open_dir(model_dir)
+    arrays = arrays if arrays is not None else version.test_set()
+    (description, z_mean, z_log_var), model = version.browser_files(arrays["x_test"])
     if description["latent_dim"] != 2:  # the pad, maps and grid are planes
-        raise ValueError(f"the explorer shows 2-D latent spaces; {model_dir.name} has "
+        raise ValueError(f"the explorer shows 2-D latent spaces; {version.name} has "
                          f"{description['latent_dim']} dims")
-    return Explorer(name=model_dir.name, model_dir=model_dir, metadata=metadata, dataset=dataset,
-                    x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=z_mean,
+    future = None
+    if model is not None:  # loaded to make the browser files: keep it
+        future = concurrent.futures.Future()
+        future.set_result(_ready(model, arrays["x_test"].shape[1:], after_load))
+    return Explorer(version=version, x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=z_mean,
                     z_test_log_var=z_log_var, decoder_description=description,
-                    fingerprint=fingerprint, prepared_now=prepared_now, _model_future=future)
-
-
-load_explorer = open_explorer
+                    prepared_now=model is not None, _model_future=future)

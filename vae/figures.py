@@ -1,8 +1,8 @@
 """Plotly figures of the latent space and of training, free of Streamlit.
 
 One colour per class, from the dataset spec and shared by every figure, so a
-"1" is the same orange on the pad, the map and the training preview. Functions
-that draw classes take an optional `spec` (a DatasetSpec or name; default MNIST).
+class is the same colour on the pad, the map and the training preview. Functions
+that draw classes take an optional `spec` (a DatasetSpec or name; None: the default dataset).
 """
 import base64
 import io
@@ -11,9 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from vae.datasets import MNIST, get_dataset
+from vae.datasets import get_dataset
 
-DIGIT_COLORS = MNIST.class_colors  # kept for older callers; new code asks a spec
 MARKER_COLOR = "#111111"
 
 
@@ -28,7 +27,7 @@ def _square_axes(fig, extent, height, fixed=True):
     return fig
 
 
-def digit_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, showlegend=True,
+def class_traces(z, labels, opacity=0.7, size=4, hover=True, customdata=None, showlegend=True,
                  spec=None):
     """One Scattergl trace per class, so the legend lists every class and toggles each."""
     spec = get_dataset(spec)
@@ -54,7 +53,7 @@ def map_figure(z_test, labels, extent, height=560, highlight=None, ellipse=None,
     a drawn image's marker and its 2σ ellipse.
     """
     spec = get_dataset(spec)
-    fig = go.Figure(digit_traces(z_test, labels, spec=spec))
+    fig = go.Figure(class_traces(z_test, labels, spec=spec))
     # Overlays are WebGL too: plotly draws SVG traces beneath every WebGL layer.
     fig.add_trace(go.Scattergl(x=[], y=[], mode="lines", name="2σ of q(z|x)",
                              line=dict(color=MARKER_COLOR, width=2, dash="dot"), hoverinfo="skip"))
@@ -180,7 +179,7 @@ def live_training_figure(recent, history, batches_per_epoch, height=320):
 
 def preview_scatter(z, labels, epoch, height=320, spec=None):
     spec = get_dataset(spec)
-    fig = go.Figure(digit_traces(z, labels, opacity=0.7, size=4, hover=False, spec=spec))
+    fig = go.Figure(class_traces(z, labels, opacity=0.7, size=4, hover=False, spec=spec))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
                       title=dict(text=f"z_mean of {len(z):,} test {spec.item_noun}s, epoch {epoch}",
                                  font=dict(size=13)),

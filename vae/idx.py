@@ -3,6 +3,9 @@
 Hand-written (about 40 lines) because no installed library reads IDX with header
 checks, and the format is two big-endian header words plus raw bytes.
 
+Writing a dataset's own file under data/ (its DatasetSpec's `file`) checks the images against
+that spec's shape and reports whether the content hash is the spec's.
+
 Usage (needs Debian's dataset-fashion-mnist only here, never at run time):
   python -m vae.idx /usr/share/datasets/fashion-mnist data/fashion-mnist.npz
 """
@@ -18,7 +21,7 @@ import numpy as np
 
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
-SPLIT_FILES = {  # the file names of the original MNIST and Fashion-MNIST releases
+SPLIT_FILES = {  # the file names of the original releases (LeCun's, and Zalando's after it)
     "x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
     "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz",
 }
@@ -57,10 +60,10 @@ def _parse(raw, path, magic, n_dims):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def read_images(path, image_shape=(28, 28)):
-    """uint8 (n, rows, cols) from an idx3-ubyte file, checked against `image_shape`."""
+def read_images(path, image_shape=None):
+    """uint8 (n, rows, cols) from an idx3-ubyte file, checked against `image_shape` if given."""
     images = _parse(_read(path), path, IMAGES_MAGIC, 3)
-    if images.shape[1:] != tuple(image_shape):
+    if image_shape is not None and images.shape[1:] != tuple(image_shape):
         raise IdxError(f"{path}: images are {images.shape[1:]}, expected {tuple(image_shape)}")
     return images
 
@@ -70,13 +73,20 @@ def read_labels(path):
     return _parse(_read(path), path, LABELS_MAGIC, 1)
 
 
-def read_split_dir(directory, image_shape=(28, 28)):
-    """The four arrays of a release directory, with images and labels counted alike."""
+def read_split_dir(directory, image_shape=None, bar=None):
+    """The four arrays of a release directory, with images and labels counted alike and test
+    images shaped as training ones (and as `image_shape`, if given); `bar` (tqdm) advances
+    by one per file read."""
     directory = Path(directory)
     arrays = {}
     for key, name in SPLIT_FILES.items():
         path = directory / name
         arrays[key] = read_images(path, image_shape) if key.startswith("x") else read_labels(path)
+        if bar is not None:
+            bar.update()
+    if arrays["x_test"].shape[1:] != arrays["x_train"].shape[1:]:
+        raise IdxError(f"{directory}: test images are {arrays['x_test'].shape[1:]}, "
+                       f"training images {arrays['x_train'].shape[1:]}")
     for split in ("train", "test"):
         if len(arrays["x_" + split]) != len(arrays["y_" + split]):
             raise IdxError(f"{directory}: {len(arrays['x_' + split])} {split} images "
@@ -99,20 +109,38 @@ def write_npz_atomic(arrays, dest):
     return dest
 
 
+def spec_of_file(dest):
+    """The DatasetSpec whose data file is `dest`, or None."""
+    from vae.datasets import DATASETS
+    return next((spec for spec in DATASETS.values() if spec.file.resolve() == Path(dest).resolve()), None)
+
+
 def main(argv=None):
+    from tqdm import tqdm
+
     from vae.data import content_hash
     parser = argparse.ArgumentParser(description="Convert an IDX release directory to a .npz.")
     parser.add_argument("source", type=Path, help="directory with the four *-ubyte.gz files")
     parser.add_argument("dest", type=Path, help="the .npz to write, e.g. data/fashion-mnist.npz")
     args = parser.parse_args(argv)
-    try:
-        arrays = read_split_dir(args.source)
-    except IdxError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    write_npz_atomic(arrays, args.dest)
+    spec = spec_of_file(args.dest)
+    # A bar on a terminal (stderr; none when piped): four files read, then the compressed write
+    with tqdm(total=len(SPLIT_FILES) + 1, desc=args.dest.name, unit="step", disable=None) as bar:
+        try:
+            arrays = read_split_dir(args.source, spec.image_shape if spec else None, bar)
+        except IdxError as err:
+            bar.close()
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        bar.set_postfix_str("compressing")
+        write_npz_atomic(arrays, args.dest)
+        bar.set_postfix_str("written", refresh=False)
+        bar.update()
     shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
-    print(f"wrote {args.dest}: {shapes}; content_sha256 {content_hash(arrays)}")
+    digest = content_hash(arrays)
+    verdict = "" if spec is None else (f" (the {spec.title} spec's)" if digest == spec.content_sha256
+                                       else f" (not the {spec.title} spec's {spec.content_sha256[:12]}…)")
+    print(f"wrote {args.dest}: {shapes}; content_sha256 {digest}{verdict}")
     return 0
 
 

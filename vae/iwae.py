@@ -5,52 +5,40 @@
 K = 1 is the ELBO; the bound tightens as K grows. Each image costs K decodes, so
 images go through in chunks of `decode_batch` latents to keep memory bounded.
 The log-sum-exp is done in float64: the log-weights of one image spread over
-hundreds of nats.
+hundreds of nats. The terms come from vae.likelihood, as the ELBO's do.
 """
 import numpy as np
 
-from vae.evaluate import EPS
-
-LOG_2PI = np.log(2.0 * np.pi)
-
-
-def logsumexp(a, axis):
-    """Stable log Σ exp(a) in float64; hand-written because SciPy is not a dependency."""
-    a = np.asarray(a, dtype="float64")
-    peak = a.max(axis=axis, keepdims=True)
-    return np.squeeze(peak, axis) + np.log(np.exp(a - peak).sum(axis=axis))
-
-
-def log_normal(z, mean, log_var):
-    """log N(z; mean, exp(log_var)) summed over the last axis, float64."""
-    return -0.5 * np.sum(LOG_2PI + log_var + (z - mean) ** 2 / np.exp(log_var), axis=-1)
+from vae.likelihood import bce, log_normal, logsumexp
 
 
 def log_likelihood_function(model):
     """A traced (x (b, rows, cols), z (b, k, d)) → log p(x|z) of shape (b, k).
 
     Decoding and the pixel sum run in one TensorFlow call: in NumPy the two logs
-    over b·k·784 pixels cost as much as the decoder itself. The Bernoulli terms
-    are the ones evaluate's ELBO uses (keras' clip, log(1 - p)).
+    over b·k·(rows·cols) pixels cost as much as the decoder itself. The Bernoulli
+    terms are vae.likelihood's, as in evaluate's ELBO.
     """
     import tensorflow as tf
+    from keras import ops
     decoder = model.decoder
 
     @tf.function(reduce_retracing=True)
     def log_px_z(x, z):
         b, k = tf.shape(z)[0], tf.shape(z)[1]
-        p = decoder(tf.reshape(z, (b * k, -1)), training=False)
-        p = tf.clip_by_value(tf.reshape(p, (b, k, -1)), EPS, 1 - EPS)
-        x = tf.reshape(x, (b, 1, -1))
-        return tf.reduce_sum(x * tf.math.log(p) + (1 - x) * tf.math.log(1 - p), axis=-1)
+        p = tf.reshape(decoder(tf.reshape(z, (b * k, -1)), training=False), (b, k, -1))
+        return -tf.reduce_sum(bce(tf.reshape(x, (b, 1, -1)), p, xp=ops), axis=-1)
     return log_px_z
 
 
-def iwae_log_likelihood(model, images, k=1000, seed=0, decode_batch=16384):
+def iwae_log_likelihood(model, images, k=1000, seed=0, decode_batch=16384, progress=False):
     """Per-image IWAE estimate of log p(x) in nats (float64, shape (n,)).
 
-    images: uint8 (n, rows, cols) or float in [0, 1].
+    images: uint8 (n, rows, cols) or float in [0, 1]. `progress`: a bar with rate and ETA
+    on stderr when it is a terminal (tqdm; none when piped).
     """
+    from tqdm import tqdm
+
     from vae.data import to_model_input
     from vae.model import encode_all
     rng = np.random.default_rng(seed)
@@ -59,19 +47,21 @@ def iwae_log_likelihood(model, images, k=1000, seed=0, decode_batch=16384):
     per_chunk = max(1, decode_batch // k)  # images whose K samples fit one decode batch
     log_px_z = log_likelihood_function(model)
     out = np.empty(len(x), dtype="float64")
-    for start in range(0, len(x), per_chunk):
-        stop = min(start + per_chunk, len(x))
-        mean, log_var = z_mean[start:stop, None], z_log_var[start:stop, None]  # (b, 1, d)
-        z = mean + np.exp(0.5 * log_var) * rng.standard_normal((stop - start, k, mean.shape[-1]))
-        log_w = (log_px_z(x[start:stop], z.astype("float32")).numpy().astype("float64")
-                 + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var))
-        out[start:stop] = logsumexp(log_w, axis=1) - np.log(k)
+    with tqdm(total=len(x), desc=f"IWAE, K = {k}", unit="image", disable=None if progress else True) as bar:
+        for start in range(0, len(x), per_chunk):
+            stop = min(start + per_chunk, len(x))
+            mean, log_var = z_mean[start:stop, None], z_log_var[start:stop, None]  # (b, 1, d)
+            z = mean + np.exp(0.5 * log_var) * rng.standard_normal((stop - start, k, mean.shape[-1]))
+            log_w = (log_px_z(x[start:stop], z.astype("float32")).numpy().astype("float64")
+                     + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_var))
+            out[start:stop] = logsumexp(log_w, axis=1) - np.log(k)
+            bar.update(stop - start)
     return out
 
 
-def iwae_metrics(model, images, k=1000, seed=0):
+def iwae_metrics(model, images, k=1000, seed=0, progress=False):
     """Mean IWAE negative log-likelihood over `images` with its standard error over images."""
-    nll = -iwae_log_likelihood(model, images, k, seed)
+    nll = -iwae_log_likelihood(model, images, k, seed, progress=progress)
     return {"iwae_nll": float(nll.mean()),
             "iwae_stderr": float(nll.std(ddof=1) / np.sqrt(len(nll))) if len(nll) > 1 else float("nan"),
             "iwae_k": int(k), "iwae_images": int(len(nll))}

@@ -1,4 +1,4 @@
-"""Latent-space geometry for the app: the decoded grid, straight paths, σ-ellipses, extents.
+"""Latent-space geometry for the app: the decoded grid, σ-ellipses, extents.
 
 The grid follows the reference figure: columns run left→right over z[0],
 rows run top→bottom from the largest z[1] down, so the picture reads like a
@@ -53,26 +53,11 @@ def tile_grid(images, n):
 def manifold(decode, n, lo=-1.0, hi=1.0):
     """(tiled, grid_x, grid_y): the n x n decoded grid as one image.
 
-    `decode` maps float32 (m, 2) → (m, 28, 28); it is called once for the
+    `decode` maps float32 (m, 2) → (m, rows, cols); it is called once for the
     whole grid, since a model call per cell costs far more than the cells.
     """
     grid_x, grid_y, z = grid_coordinates(n, lo, hi)
     return tile_grid(decode(z), n), grid_x, grid_y
-
-
-def interpolate(z_a, z_b, steps):
-    """(steps, d) points on the straight line from z_a to z_b, both ends exact."""
-    z_a, z_b = np.ravel(z_a), np.ravel(z_b)
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"endpoints differ in dimension: {z_a.shape} vs {z_b.shape}")
-    if int(steps) != steps or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2 (both endpoints), got {steps!r}")
-    t = np.linspace(0.0, 1.0, int(steps))[:, None]
-    path = ((1.0 - t) * z_a + t * z_b).astype(np.result_type(z_a, z_b, np.float32))
-    # Exact already for finite z; explicit so that a refactor to a + t*(b - a),
-    # which can miss b, cannot move the ends.
-    path[0], path[-1] = z_a, z_b
-    return path
 
 
 def sigma_ellipse(z_mean, z_log_var, n_sigma=2.0, points=64):

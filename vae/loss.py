@@ -7,21 +7,22 @@ ELBO next to it.
 """
 from keras import ops
 
+from vae import likelihood
 from vae.config import KL_REDUCTIONS
 
 
 def reconstruction_loss(x, x_decoded):
     """Per-image sum of pixel binary cross-entropy, shape (batch,).
 
-    keras' BCE (with its epsilon clipping) keeps us bit-for-bit on the reference.
+    Keras' own BCE, as the reference calls it, keeps training on the reference's numbers:
+    on a sigmoid layer's output it works from the logits (see vae.likelihood).
     """
-    per_pixel = ops.binary_crossentropy(x, x_decoded)  # same shape as x
-    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1)
+    return likelihood.per_image(ops.binary_crossentropy(x, x_decoded), ops)
 
 
 def kl_divergence(z_mean, z_log_var, reduction="mean"):
     """KL(q(z|x) || N(0, I)) per image, shape (batch,), reduced over latent dims."""
-    per_dim = -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+    per_dim = likelihood.kl_per_dim(z_mean, z_log_var, ops)
     if reduction == "mean":
         return ops.mean(per_dim, axis=1)
     if reduction == "sum":

@@ -1,6 +1,6 @@
 """The convolutional VAE: an encoder/decoder pair from vae.architectures plus the loss.
 
-The default architecture, "reference", is exactly the blog post's:
+The default architecture, "reference", is exactly the blog post's (on its 28x28 MNIST):
   encoder: 28x28x1 → Conv2D(32,3,s2) → Conv2D(64,3,s2) → Flatten → Dense(16)
            → z_mean, z_log_var → Sampling
   decoder: Dense(7*7*64) → Reshape → Conv2DTranspose(32,3,s2) → Conv2DTranspose(1,3,s2,sigmoid)
@@ -10,40 +10,10 @@ with safe_mode=True: no Lambda layers, no pickle.
 """
 import numpy as np
 import keras
-from keras import layers, ops
 
 from vae import architectures
 from vae.data import to_model_input
 from vae.loss import KL_REDUCTIONS, vae_loss_terms
-
-DEFAULT_IMAGE_SHAPE = (28, 28)  # what models saved before image_shape was recorded were trained on
-IMAGE_SHAPE = DEFAULT_IMAGE_SHAPE + (1,)  # kept for older callers; a model's own is model.input_image_shape
-
-
-@keras.saving.register_keras_serializable(package="vae")
-class Sampling(layers.Layer):
-    """z = mean + exp(0.5 * log_var) * eps, the reparameterisation trick."""
-
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs):
-        z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
-
-
-def build_encoder(latent_dim=2, arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE):
-    return architectures.build_encoder(arch, latent_dim, image_shape)
-
-
-def build_decoder(latent_dim=2, arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE):
-    return architectures.build_decoder(arch, latent_dim, image_shape)
 
 
 @keras.saving.register_keras_serializable(package="vae")
@@ -53,7 +23,7 @@ class VAE(keras.Model):
     METRIC_NAMES = ("loss", "reconstruction_loss", "kl_loss", "neg_elbo")
 
     def __init__(self, latent_dim=2, beta=1.0, kl_reduction="mean", arch=architectures.DEFAULT_ARCH,
-                 image_shape=DEFAULT_IMAGE_SHAPE, **kwargs):
+                 image_shape=None, **kwargs):
         super().__init__(**kwargs)
         if kl_reduction not in KL_REDUCTIONS:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {kl_reduction!r}")
@@ -61,9 +31,11 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.kl_reduction = kl_reduction
         self.arch = arch
-        self.image_shape = tuple(int(n) for n in image_shape)  # (rows, cols); JSON gives a list
-        self.encoder = build_encoder(self.latent_dim, arch, self.image_shape)
-        self.decoder = build_decoder(self.latent_dim, arch, self.image_shape)
+        # (rows, cols); JSON gives a list. None: a model saved before image_shape was recorded
+        image_shape = image_shape or architectures.default_image_shape()
+        self.image_shape = tuple(int(n) for n in image_shape)
+        self.encoder = architectures.build_encoder(arch, self.latent_dim, self.image_shape)
+        self.decoder = architectures.build_decoder(arch, self.latent_dim, self.image_shape)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRIC_NAMES}
         self._fast_encode = None
         self._fast_decode = None
@@ -150,8 +122,9 @@ def encode_all(model, images, batch=2048):
 
 
 def build_vae(latent_dim=2, beta=1.0, kl_reduction="mean", learning_rate=1e-3,
-              arch=architectures.DEFAULT_ARCH, image_shape=DEFAULT_IMAGE_SHAPE, **compile_kwargs):
-    """A compiled VAE. `learning_rate` may be a float or a keras LearningRateSchedule."""
+              arch=architectures.DEFAULT_ARCH, image_shape=None, **compile_kwargs):
+    """A compiled VAE. `learning_rate` may be a float or a keras LearningRateSchedule;
+    image_shape None is the default dataset's."""
     model = VAE(latent_dim=latent_dim, beta=beta, kl_reduction=kl_reduction, arch=arch,
                 image_shape=image_shape)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), **compile_kwargs)

@@ -5,6 +5,9 @@ same parent and renamed into place, so a crash or kill mid-write leaves
 nothing that looks like a model. As databases do, the data is fsynced before the
 rename and the parent directory after it: without that, a power loss can leave
 an empty or partial file behind the new name.
+
+What a version is (its dataset, architecture, model and browser files) lives one layer up,
+in vae.versions; this module only knows files on a local disk.
 """
 import contextlib
 import json

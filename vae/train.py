@@ -82,7 +82,32 @@ def library_versions():
             "keras": keras.__version__, "numpy": np.__version__}
 
 
-def fit(config, arrays, callbacks=(), user_stop=None, verbose=1):
+def progress_bar():
+    """A Keras callback showing each epoch's batches as a tqdm bar with rate and ETA, on stderr
+    when it is a terminal (nothing when piped). Keras' own bar is not used: it writes to stdout,
+    and on Linux draws its carriage returns into a pipe too."""
+    import keras
+    from tqdm import tqdm
+
+    class ProgressBar(keras.callbacks.Callback):
+        bar = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.bar = tqdm(total=self.params["steps"], desc=f"epoch {epoch + 1}/{self.params['epochs']}",
+                            unit="batch", disable=None)
+
+        def on_train_batch_end(self, batch, logs=None):  # once per STEPS_PER_EXECUTION steps,
+            self.bar.update(min(batch + 1, self.bar.total) - self.bar.n)  # the last one past the end
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.set_postfix({k: f"{v:.2f}" for k, v in (logs or {}).items()
+                                  if k in ("loss", "neg_elbo", "val_loss", "val_neg_elbo")})
+            self.bar.close()
+
+    return ProgressBar()
+
+
+def fit(config, arrays, callbacks=(), user_stop=None, verbose=0):
     """Build and train a model. Returns (model, summary dict for the metadata)."""
     import keras
     from vae.data import to_model_input
@@ -137,7 +162,7 @@ def build_metadata(config, summary, metrics, data_hash, name):
     }
 
 
-def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=None,
+def train_and_save(config, out, callbacks=(), user_stop=None, verbose=0, arrays=None,
                    keep_partial=True):
     """The whole recipe: fit, evaluate on the held-out test set, write `out` atomically.
 
@@ -148,8 +173,7 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
     from vae.data import load_arrays
     from vae.datasets import get_dataset
     from vae.evaluate import evaluate
-    from vae.browser_files import write_browser_files
-    from vae.store import write_model_dir
+    from vae.versions import Versions
 
     out = Path(out)
     if out.exists():  # fail before spending minutes on training
@@ -162,10 +186,7 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=1, arrays=
         return None
     metrics = evaluate(model, arrays, seed=config.seed, spec=spec)
     metadata = build_metadata(config, summary, metrics, spec.content_sha256, out.name)
-    model_dir = write_model_dir(model, metadata, out)
-    # What the browser decodes from; a crash before this only means the explorer makes them once.
-    write_browser_files(model, model_dir, arrays["x_test"])
-    return model_dir
+    return Versions(out.parent).write(out.name, model, metadata, arrays["x_test"]).path
 
 
 def default_out_dir(models_dir=None):
@@ -196,7 +217,7 @@ def parse_args(argv=None):
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
                    help="constant (reference) or cosine decay to 5%% over the epochs")
     p.add_argument("--out", type=Path, default=None, help="model directory to create")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (there is none when piped either)")
     return p.parse_args(argv)
 
 
@@ -211,7 +232,7 @@ def main(argv=None):
     try:
         config.validate()
         out = args.out or default_out_dir()
-        model_dir = train_and_save(config, out, verbose=0 if args.quiet else 1)
+        model_dir = train_and_save(config, out, callbacks=[] if args.quiet else [progress_bar()])
     except (ValueError, FileExistsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

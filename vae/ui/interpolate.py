@@ -1,4 +1,4 @@
-"""Walk the straight line between two latent codes and watch one digit turn into another."""
+"""Walk the straight line between two latent codes and watch one image turn into another."""
 import streamlit as st
 
 from vae.ui.images import show_digit

@@ -1,4 +1,4 @@
-"""The reference figure: an n×n grid of digits decoded from evenly spaced latent points."""
+"""The reference figure: an n×n grid of images decoded from evenly spaced latent points."""
 import streamlit as st
 
 from vae.figures import manifold_figure, manifold_figure_png

@@ -1,4 +1,4 @@
-"""Which model is active, how it was trained, and how well it does on held-out digits."""
+"""Which model is active, how it was trained, and how well it does on held-out test images."""
 import streamlit as st
 
 from vae import settings
@@ -6,10 +6,10 @@ from vae.config import recorded_arch, recorded_dataset
 from vae.datasets import get_dataset
 from vae.describe import layer_rows, parameter_count
 from vae.figures import history_figure
-from vae.store import (DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, delete_model_dir, read_metadata,
-                       version_damage)
+from vae.store import DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, read_metadata, version_damage
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, switch_model
+from vae.versions import Versions
 
 
 def _label(name):
@@ -46,7 +46,7 @@ def _delete(name):
         st.session_state["delete_error"] = LOCKED_MESSAGE
         return
     try:
-        delete_model_dir(name)
+        Versions().delete(name)
     except (PermissionError, FileNotFoundError) as err:
         st.session_state["delete_error"] = str(err)
         return

@@ -80,7 +80,7 @@ def render(explorer):
     z = current_point(explorer)
     trail = st.session_state.get(TRAIL_KEY, [])
     show_codes = st.session_state.get("pad_show_map", True)
-    # The pad and its digit take the full width; the exact controls sit in a row beneath.
+    # The pad and its image take the full width; the exact controls sit in a row beneath.
     latent_pad(explorer, key=PAD_KEY, point=z, point_rev=point_rev(), point_source=point_source(),
                trail=trail[-TRAIL_MAX:], show_codes=show_codes,
                on_first_view=lambda: start_model_loading(explorer))

@@ -1,6 +1,5 @@
 """Session and server state shared by the sections: the active model and the pad point."""
 import gc
-import os
 import sys
 
 import numpy as np
@@ -10,7 +9,8 @@ from streamlit.runtime.scriptrunner import script_runner as _script_runner
 from vae import settings
 from vae.explorer import open_explorer
 from vae.latent import MAX_ABS_Z
-from vae.store import DEFAULT_MODEL, MODEL_FILE, list_model_dirs
+from vae.store import DEFAULT_MODEL, MODEL_FILE
+from vae.versions import Versions
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
@@ -27,7 +27,7 @@ def _close_pyplot_figures():
 # built. This server builds none (training is its own process), and the call cost a quarter of
 # the server's CPU with 20 users (bench/load.py) and reset Keras' naming state under a model
 # being loaded in the background. It replaces a private function of the pinned Streamlit 1.67;
-# tests/test_export.py fails if that function disappears.
+# tests/test_app.py runs a script and fails if Keras' session is cleared after it.
 if hasattr(_script_runner, "_clean_problem_modules"):
     _script_runner._clean_problem_modules = _close_pyplot_figures
 
@@ -36,19 +36,15 @@ def _freeze_gc():
     # Streamlit runs a full gc.collect() after every script run, which walks TensorFlow's
     # whole object graph. Freezing what exists once the model is loaded takes it out of
     # every later collection; unfreezing first keeps a model evicted from the cache collectable.
-    if os.environ.get("VAE_NO_GC_FREEZE") != "1":  # the switch exists for bench/ to measure the difference
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Opening the model…")
 def cached_explorer(model_dir: str, mtime: float):
     # From files only: the Keras model loads in the background (start_model_loading).
-    explorer = open_explorer(model_dir, after_load=_freeze_gc)
-    if os.environ.get("VAE_EAGER_MODEL") == "1":  # the old path, kept for bench/first_page.py
-        explorer.model  # noqa: B018 (blocks until TensorFlow and the model are loaded)
-    return explorer
+    return open_explorer(model_dir, after_load=_freeze_gc)
 
 
 def start_model_loading(explorer):
@@ -57,7 +53,7 @@ def start_model_loading(explorer):
 
 
 def available_models():
-    return [p.name for p in list_model_dirs()]
+    return Versions().list()
 
 
 # What a session knows about one model; meaningless, even wrong, under another model.

@@ -1,4 +1,4 @@
-"""The 10,000 held-out test digits at their z_mean: zoom, hover, click one to inspect it."""
+"""Every held-out test image at its z_mean: zoom, hover, click one to inspect it."""
 import streamlit as st
 
 from vae.figures import map_figure
@@ -9,7 +9,7 @@ MAP_KEY = "map_chart"
 
 
 def picked_index():
-    """Test-set index of the last clicked digit; kept when a second click deselects it."""
+    """Test-set index of the last clicked image; kept when a second click deselects it."""
     event = st.session_state.get(MAP_KEY)
     points = (event or {}).get("selection", {}).get("points", [])
     for point in points:
@@ -28,7 +28,7 @@ def render(explorer):
     left, right = st.columns([3, 1], gap="large")
     with left:
         # The figure never changes, so Streamlit keeps the chart mounted: zoom and the
-        # digits hidden from the legend survive a pick. Plotly itself marks the picked dot.
+        # classes hidden from the legend survive a pick. Plotly itself marks the picked dot.
         fig = session_figure("test_map", explorer, lambda: map_figure(
             explorer.z_test, explorer.y_test, explorer.extent(), height=620, spec=explorer.dataset))
         st.plotly_chart(fig, key=MAP_KEY, on_select="rerun", selection_mode="points",

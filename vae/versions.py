@@ -1,0 +1,122 @@
+"""A model version, one concept with one home: its metadata, dataset, architecture, Keras
+model and browser files, found from its name.
+
+  <models>/<name>/model.keras     the Keras model, loaded with safe_mode
+                 /metadata.json   options, history, held-out metrics, "dataset", "arch"
+                 /decoder.json    the browser files (vae.browser_files), made at write time,
+                 /test_codes.npz  or once at the first open of an older version
+
+`Versions` is a models folder with four verbs: list, open, write, delete. Keep it that small:
+the next issue puts a store behind a URL (s3://…), and another implementation of these four
+is all it should take. Everything below it (vae.store) is files on a local disk.
+
+Opening a model for the explorer is a straight trip down the layers (every call goes to a
+module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
+
+  ui.state.get_explorer(name)
+    explorer.open_explorer(dir)
+      versions.open_dir(dir) → Version    → store (is it a version, damaged?, metadata.json),
+                                            config (recorded dataset, arch), datasets (spec)
+      Version.test_set()                  → data.load_arrays → datasets
+      Version.browser_files(x_test)       → browser_files (read)
+        only for an older version         → model.load_vae → architectures;
+        without them:                       browser_files (write → export, model → data)
+    → Explorer
+
+Before this module the explorer did the opening itself, and the same open entered 9 files
+in 15 stays, climbing back up 6 times: explorer, store, datasets, config, data,
+browser_files, explorer, browser_files, export, model, data, browser_files, store,
+browser_files.
+"""
+import dataclasses
+import functools
+from pathlib import Path
+
+from vae import settings, store
+from vae.browser_files import model_fingerprint, read_browser_files, write_browser_files
+from vae.config import recorded_arch, recorded_dataset
+from vae.datasets import DatasetSpec, get_dataset
+
+
+class DamagedVersionError(ValueError):
+    """A version whose files cannot be opened; the message says which and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    name: str
+    path: Path  # its directory
+    metadata: dict
+    dataset: DatasetSpec  # what it was trained on: image shape, classes, colours, nouns
+    arch: str  # its name in vae.architectures
+
+    @property
+    def model_file(self):
+        return self.path / store.MODEL_FILE
+
+    @functools.cached_property
+    def fingerprint(self):
+        """SHA-256 of model.keras: names what the browser files were made from."""
+        return model_fingerprint(self.path)
+
+    def load_model(self):
+        """The Keras model (imports TensorFlow), with Keras' safe_mode on."""
+        from vae.model import load_vae
+        return load_vae(self.model_file)
+
+    def test_set(self):
+        """The verified arrays of its dataset (x_test, y_test are what the explorer shows)."""
+        from vae.data import load_arrays
+        return load_arrays(dataset=self.dataset)
+
+    def browser_files(self, x_test):
+        """((decoder description, z_mean, z_log_var), model): the browser files, made now when
+        missing or stale, in which case `model` is the Keras model loaded to make them (else None)."""
+        files = read_browser_files(self.path, self.fingerprint)
+        if files is not None:
+            return files, None
+        model = self.load_model()
+        write_browser_files(model, self.path, x_test)
+        return read_browser_files(self.path, self.fingerprint), model
+
+
+class Versions:
+    """The model versions in one folder (settings.models_dir() by default)."""
+
+    def __init__(self, root=None):
+        self.root = Path(root or settings.models_dir())
+
+    def list(self):
+        """Every version's name, damaged ones included, the default first, then newest first."""
+        return [path.name for path in store.list_model_dirs(self.root)]
+
+    def open(self, name):
+        """The version called `name`; FileNotFoundError when there is none, DamagedVersionError
+        when its files cannot be read."""
+        path = self.root / str(name)
+        if path.parent != self.root or not store.is_version_dir(path):  # a name, never a path
+            raise FileNotFoundError(f"No model version {name!r} in {self.root}: it needs "
+                                    f"{store.MODEL_FILE} and {store.METADATA_FILE}.")
+        damage = store.version_damage(path)
+        if damage:
+            raise DamagedVersionError(f"the model version {name!r} is damaged: {damage}")
+        metadata = store.read_metadata(path)
+        return Version(name=path.name, path=path, metadata=metadata,
+                       dataset=get_dataset(recorded_dataset(metadata)), arch=recorded_arch(metadata))
+
+    def write(self, name, model, metadata, x_test):
+        """Save a trained model as the new version `name`, atomically, with its browser files."""
+        path = store.write_model_dir(model, metadata, self.root / name)
+        # A crash before the browser files only means the first open makes them.
+        write_browser_files(model, path, x_test)
+        return self.open(name)
+
+    def delete(self, name):
+        """Remove a version; the shipped ones are refused (PermissionError)."""
+        store.delete_model_dir(name, self.root)
+
+
+def open_dir(path):
+    """The version in the directory `path`, wherever it is (a CLI's --model)."""
+    path = Path(path).absolute()
+    return Versions(path.parent).open(path.name)
