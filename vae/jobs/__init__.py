@@ -1,6 +1,7 @@
 """Training jobs for many people: one interface, two runners.
 
   protocol.py    what a runner does (submit, jobs, status, stop, preview) and its errors
+  runner.py      the runner the settings name (make_runner)
   events.py      the job directory and the trainer's events: one format for both runners
   people.py      owner ids and anonymous names
   estimates.py   how long a job takes, and when a queued one starts
@@ -11,19 +12,9 @@
 
 Nothing here imports Streamlit, and nothing imports TensorFlow but the trainer process.
 """
-from vae import settings
 from vae.jobs.events import ACTIVE_STATES, ENDED_STATES, JobInfo, JobStatus
 from vae.jobs.protocol import OwnerBusy, RunnerUnavailable
 from vae.store import NotWritableError
 
 __all__ = ["ACTIVE_STATES", "ENDED_STATES", "JobInfo", "JobStatus", "NotWritableError", "OwnerBusy",
-           "RunnerUnavailable", "make_runner"]
-
-
-def make_runner(**options):
-    """The runner the settings name (VAE_JOB_RUNNER): local unless told otherwise."""
-    if settings.job_runner() == "ray":
-        from vae.jobs.ray_runner import RayRunner
-        return RayRunner(**options)
-    from vae.jobs.local import LocalRunner
-    return LocalRunner(**options)
+           "RunnerUnavailable"]

@@ -14,7 +14,8 @@ from vae.config import LR_SCHEDULES, TrainConfig, recorded_dataset
 from vae.datasets import DATASETS, get_dataset
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
-from vae.jobs import NotWritableError, OwnerBusy, RunnerUnavailable, make_runner
+from vae.jobs import NotWritableError, OwnerBusy, RunnerUnavailable
+from vae.jobs.runner import make_runner
 from vae.jobs.estimates import estimate_seconds
 from vae.jobs.people import display_name
 from vae.settings import HARD_MAX_EPOCHS, SettingError
