@@ -64,6 +64,8 @@ def test_estimate_follows_the_settings(models_dir):
         return parts[0] * 60 + parts[1] if len(parts) == 2 else parts[0]
 
     full = estimate_seconds()
+    source = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
+    assert "as measured when “reference” was trained, perhaps on another machine" in source  # nothing ran here yet
     at.number_input(key="train_limit").set_value(3000).run()
     quick = estimate_seconds()
     at.slider(key="train_epochs").set_value(60).run()
@@ -252,3 +254,21 @@ def test_the_picker_describes_each_version(models_dir):
     assert meta["created"][:10] in tiny and "2 epochs" in tiny and "300 imgs" in tiny
     assert f"−ELBO {meta['metrics']['neg_elbo']:.1f}" in tiny
     assert labels[0].startswith("reference (shipped)")
+
+
+def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
+    """The Train tab offers what models/large needed (architecture, KL sum, cosine schedule,
+    patience 5): choosing its recipe queues exactly that config."""
+    from vae.store import read_metadata
+    from vae.ui import training
+    shipped = read_metadata(REPO_ROOT / "models" / "large")["options"]
+    at = run("Train", ALICE)
+    at.selectbox(key="train_recipe").set_value("large").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runner = training.job_runner()
+    (job,) = [s for s in runner.jobs() if s.owner == owner_id(ALICE)]
+    runner.stop(job.id, owner=owner_id(ALICE))
+    for option in ("arch", "kl_reduction", "lr_schedule", "patience", "epochs", "batch_size", "learning_rate",
+                   "beta", "train_on", "limit", "seed", "dataset"):
+        assert job.config[option] == shipped[option], option

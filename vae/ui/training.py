@@ -25,7 +25,7 @@ from vae.ui.operator_lock import LOCKED_MESSAGE, password, unlock_form, unlocked
 from vae.ui.state import switch_model
 
 WATCHED_KEY = "jobs_watched"  # ids of this session's jobs seen active: their end switches the model
-PREVIEW_PX = 336  # the preview manifold, 12 cells across
+PREVIEW_PX = 320  # on screen, whatever the dataset's image size (the manifold is upscaled, pixels kept crisp)
 
 
 def _runner_key():
