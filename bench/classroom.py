@@ -8,8 +8,8 @@ run_every), reading their place in the queue; on the pad they keep a point every
 Three set-ups, each a fresh server over a fresh models folder, measured one after the other:
   local-1    the built-in runner, one job at a time (the baseline)
   local-2    the built-in runner, VAE_MAX_JOBS=2 (one CPU thread each)
-  ray-2cpu   a Ray head started here (`ray start --head --num-cpus 2`, stopped at the end, and
-             `ray stop` ends every Ray process on this machine), VAE_JOB_RUNNER=ray, 1 CPU a job
+  ray-2cpu   a Ray head started here (`ray start --head --num-cpus 2`, its own ports and
+             folder, stopped at the end: tests/ray_cluster.py), VAE_JOB_RUNNER=ray, 1 CPU a job
 For each: makespan (first Start → last job ended, from the jobs' own times) and jobs per minute,
 as ratios against local-1 of the same run; and the goals: 10 of 10 finished, 0 interactions
 lost, no job started twice (one "started" event each), nobody's place in the queue ever went
@@ -22,58 +22,22 @@ import asyncio
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.load import DONE_WORDS, Server, Stats, User, gather_bounded, job_name  # noqa: E402
+from tests.ray_cluster import RayCluster  # noqa: E402
 
 LIMIT, EPOCHS = 2000, 1
 SETUPS = {"local-1": {"VAE_MAX_JOBS": "1"},
           "local-2": {"VAE_MAX_JOBS": "2", "VAE_JOB_CPUS": "1"},
           "ray-2cpu": {"VAE_JOB_RUNNER": "ray", "VAE_JOB_CPUS": "1"}}
 PLACE = re.compile(r"\*\*(\d+)(?:st|nd|rd|th)\*\* in the queue")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RayHead:
-    """`ray start --head --num-cpus 2` with its dashboard on 127.0.0.1; `ray stop` when done."""
-
-    def __init__(self):
-        self.ray = Path(sys.executable).parent / "ray"
-        self.env = {**os.environ, "PATH": os.pathsep.join([str(self.ray.parent), os.environ.get("PATH", "")])}
-        self.address = f"http://127.0.0.1:{free_port()}"
-
-    def __enter__(self):
-        subprocess.run([str(self.ray), "stop", "--force"], env=self.env, capture_output=True)
-        subprocess.run([str(self.ray), "start", "--head", "--num-cpus", "2", "--disable-usage-stats",
-                        "--port", str(free_port()), "--dashboard-host", "127.0.0.1",
-                        "--dashboard-port", self.address.rsplit(":", 1)[1], "--include-dashboard", "true"],
-                       env=self.env, check=True, capture_output=True, timeout=180)
-        deadline = time.monotonic() + 120
-        while True:  # the Jobs API answers a little after `ray start` returns
-            try:
-                urllib.request.urlopen(self.address + "/api/jobs/", timeout=5).read()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def __exit__(self, *exc):
-        subprocess.run([str(self.ray), "stop", "--force"], env=self.env, capture_output=True, timeout=120)
 
 
 async def person(url, index, stats, start_at, timeout, done):
@@ -177,9 +141,13 @@ async def amain(args):
     for name in args.setups.split(","):
         env = dict(SETUPS[name])
         if name.startswith("ray"):
-            with RayHead() as head:
-                env["RAY_ADDRESS"] = head.address
+            cluster = RayCluster()
+            try:
+                cluster.start()
+                env["RAY_ADDRESS"] = cluster.address
                 out["setups"][name] = await one_setup(name, args.people, env, args.timeout)
+            finally:
+                cluster.stop()
         else:
             out["setups"][name] = await one_setup(name, args.people, env, args.timeout)
     base = out["setups"].get("local-1", {})

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from vae.jobs.people import display_name, owner_id
 
-from conftest import REPO_ROOT, free_port
+from conftest import REPO_ROOT
+from ray_cluster import free_port
 from helpers import LONG, trainer_pid, wait_for
 
 APP = str(REPO_ROOT / "app.py")

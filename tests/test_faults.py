@@ -270,7 +270,7 @@ def test_a_link_to_a_damaged_version_shows_an_error_and_a_way_back(damaged_model
 def test_a_submit_or_start_that_cannot_write_its_files_leaves_no_trainer_and_no_job(tmp_path, monkeypatch, failing):
     import errno
 
-    from vae.jobs import local
+    from vae.jobs import folder, local
     from vae.jobs.processes import pid_alive
 
     real_write, real_spawn, spawned = local.write_json_atomic, local.spawn_trainer, []
@@ -284,7 +284,8 @@ def test_a_submit_or_start_that_cannot_write_its_files_leaves_no_trainer_and_no_
         spawned.append(real_spawn(job_dir))
         return spawned[-1]
 
-    monkeypatch.setattr(local, "write_json_atomic", write)
+    monkeypatch.setattr(local, "write_json_atomic", write)  # run.json
+    monkeypatch.setattr(folder, "write_json_atomic", write)  # job.json
     monkeypatch.setattr(local, "spawn_trainer", spawn)
     runner = LocalRunner(models_dir=tmp_path / "models", cpus=1, dispatch=False)
     with pytest.raises(OSError, match="No space left"):

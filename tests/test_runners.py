@@ -135,7 +135,7 @@ def test_bad_requests_are_refused_before_anything_runs(runner):
 
 def test_an_unreachable_runner_is_a_clear_error(runner, tmp_path):
     if runner.name == "ray":
-        from conftest import free_port
+        from ray_cluster import free_port
         from vae.jobs.ray_runner import RayRunner
         dead = RayRunner(address=f"http://127.0.0.1:{free_port()}", models_dir=tmp_path / "elsewhere")
         asked = time.monotonic()

@@ -111,7 +111,7 @@ def test_two_people_train_at_once_each_with_their_own_job(browser, class_server)
 
 
 def test_an_unreachable_cluster_is_told_and_the_pad_still_works(browser, tmp_path):
-    from conftest import free_port
+    from tests.ray_cluster import free_port
     models = tmp_path / "models"
     models.mkdir()
     shutil.copytree(REPO_ROOT / "models" / "reference", models / "reference")

@@ -15,21 +15,17 @@ Nothing here imports TensorFlow.
 """
 import contextlib
 import fcntl
-import shutil
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from vae import settings
-from vae.jobs import estimates, events
-from vae.jobs.events import (ARGS_FILE, END_FILE, JOB_FILE, LOCK_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE,
-                             RUN_FILE, STOP_FILE, EventReader, JobInfo)
+from vae.jobs import events
+from vae.jobs.events import ARGS_FILE, END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, STOP_FILE
+from vae.jobs.folder import JobFolder
 from vae.jobs.processes import creation_time, kill, process_state, spawn_trainer
-from vae.jobs.protocol import (OwnerBusy, RunnerUnavailable, check_may_stop, check_model_name, new_job_id,
-                               order)
-from vae.store import check_writable, list_model_dirs, read_json, read_metadata, write_json_atomic
+from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.store import read_json, write_json_atomic
 
 KEEP_ENDED = 50  # job directories of ended jobs kept (their models are never touched)
 DISPATCH_SECONDS = 0.5
@@ -39,13 +35,10 @@ class LocalRunner:
     name = "local"
 
     def __init__(self, models_dir=None, runtime_dir=None, max_jobs=None, cpus=None, dispatch=True):
-        self.models_dir = Path(models_dir or settings.models_dir())
-        self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
+        self.folder = JobFolder(models_dir or settings.models_dir(), runtime_dir)
+        self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
         self.max_jobs = max_jobs or settings.max_jobs()
         self.cpus = cpus or settings.job_cpus()
-        self._infos = {}  # job id → JobInfo (job.json never changes)
-        self._readers = {}  # job id → EventReader
-        self._cache_lock = threading.Lock()  # one instance serves many Streamlit sessions
         self._closed = threading.Event()
         if dispatch:
             threading.Thread(target=self._dispatch_loop, daemon=True, name="vae-job-dispatch").start()
@@ -73,26 +66,6 @@ class LocalRunner:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
-    def _info(self, job_dir):
-        with self._cache_lock:
-            info = self._infos.get(job_dir.name)
-        if info is None:
-            raw = read_json(job_dir / JOB_FILE)
-            if not isinstance(raw, dict):
-                return None  # being written (job.json comes last), or not a job of ours
-            try:
-                info = JobInfo(**raw)
-            except TypeError:
-                return None
-            with self._cache_lock:
-                self._infos[job_dir.name] = info
-        return info
-
-    def _events(self, info):
-        with self._cache_lock:
-            reader = self._readers.setdefault(info.id, EventReader(Path(info.job_dir) / PROGRESS_FILE))
-            return list(reader.read())
-
     def _status(self, info):
         s = events.new_status(info, self.name)
         job_dir = Path(info.job_dir)
@@ -106,7 +79,7 @@ class LocalRunner:
             # liveness first, events second: a trainer that writes its last event and exits
             # between the two reads must not look like one that died without a word
             alive, code = process_state(run.get("pid"), run.get("pid_start"))
-        events.fold_events(s, self._events(info))
+        events.fold_events(s, self.folder.events(info))
         s.stop_requested = (job_dir / STOP_FILE).exists()
         if verdict is not None:
             events.end(s, verdict)
@@ -124,65 +97,17 @@ class LocalRunner:
 
     def _scan(self):
         """Every job's status, with queue places and expected starts filled in."""
-        if not self.runtime_dir.is_dir():
-            return []
-        statuses = []
-        for job_dir in sorted(p for p in self.runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            info = self._info(job_dir)
-            if info is not None:
-                statuses.append(self._status(info))
-        statuses = order(statuses)
-        self._fill_queue(statuses)
-        return statuses
-
-    def _fill_queue(self, statuses):
-        queued = [s for s in statuses if s.state == "queued"]
-        if not queued:
-            return
-        running = [s for s in statuses if s.state == "running"]
-        speeds = {}
-
-        def speed(s):
-            arch = s.config.get("arch", "reference")
-            if arch not in speeds:
-                speeds[arch] = self.speed(arch, statuses)
-            return speeds[arch]
-
-        left = [estimates.remaining_seconds(s, speed(s)) for s in running]
-        durations = [estimates.estimate_seconds(s.config, speed(s)) for s in queued]
-        for place, (s, start) in enumerate(zip(queued, estimates.start_times(left, durations, self.max_jobs)), 1):
-            s.position, s.start_eta = place, start
+        statuses = order([self._status(info) for info in self.folder.infos()])
+        return self.folder.fill_queue(statuses, self.max_jobs)
 
     # -- the interface (vae/jobs/protocol.py)
 
     def submit(self, config, owner, name=None, operator=False):
-        config = estimates.as_config(config)
-        config.validate()  # refuse before queueing: a bad option must not cost a TF import
-        job_id = new_job_id()
-        name = name or job_id
-        check_model_name(name)
-        target = self.models_dir / name
-        # before queueing: a read-only models folder would only fail after minutes of training
-        check_writable(self.models_dir)
-        check_writable(self.runtime_dir, "the job folder")
+        prepared = self.folder.prepare(config, name)
         with self._lock():
-            statuses = self._scan()
-            if not operator and any(s.owner == owner and s.active for s in statuses):
-                raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
-            if target.exists() or any(s.name == name and s.active for s in statuses):
-                raise FileExistsError(f"{target} already exists; choose another name")
-            job_dir = self.runtime_dir / job_id
-            job_dir.mkdir()
-            info = JobInfo(id=job_id, name=name, owner=owner, config=config.__dict__.copy(),
-                           model_dir=str(target), job_dir=str(job_dir), submitted=time.time(), cpus=self.cpus)
-            try:
-                # job.json last: other readers see the job only once it is complete
-                write_json_atomic(job_dir / JOB_FILE, info.__dict__)
-            except BaseException:  # a full disk, say: no half-made job
-                shutil.rmtree(job_dir, ignore_errors=True)
-                raise
+            self.folder.create(self._scan(), prepared, owner, operator, self.cpus)
             self._dispatch_locked()
-        return job_id
+        return prepared[1]
 
     def jobs(self):
         return self._scan()
@@ -212,8 +137,8 @@ class LocalRunner:
     def _settle_after_kill(self, job_id, job_dir):
         """The verdict of a killed trainer: its own last event if it wrote one, else discarded;
         a version it had already renamed into place makes the job finished (the stop came late)."""
-        info = self._info(job_dir)
-        s = events.fold_events(events.new_status(info, self.name), self._events(info))
+        info = self.folder.infos_by_id()[job_id]
+        s = events.fold_events(events.new_status(info, self.name), self.folder.events(info))
         if s.state in events.ENDED_STATES:
             return
         target = Path(info.model_dir)
@@ -225,16 +150,10 @@ class LocalRunner:
         write_json_atomic(job_dir / END_FILE, verdict)
 
     def preview(self, job_id):
-        info = self._info(self.runtime_dir / job_id)
-        path = info and Path(info.job_dir) / PREVIEW_FILE
-        if path is None or not path.exists():
-            return None
-        return read_preview(path)
+        return self.folder.preview(job_id)
 
     def speed(self, arch, statuses=None):
-        statuses = self._scan() if statuses is None else statuses
-        return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(
-            _versions(self.models_dir), arch))
+        return self.folder.speed(arch, self._scan() if statuses is None else statuses)
 
     def wait(self, job_id, timeout, poll=0.1):
         """Wait until the job has ended and its trainer exited; its final JobStatus. For tests and CLIs."""
@@ -262,8 +181,9 @@ class LocalRunner:
                 write_json_atomic(self.runtime_dir / s.id / END_FILE,
                                   {"state": "failed", "time": s.ended or time.time(), "reason": s.error})
         free = self.max_jobs - sum(s.state == "running" for s in statuses)
+        infos = self.folder.infos_by_id()
         for s in [s for s in statuses if s.state == "queued"][:max(0, free)]:
-            self._start(self._info(self.runtime_dir / s.id))
+            self._start(infos[s.id])
         self._prune(statuses)
 
     def _start(self, info):
@@ -282,10 +202,7 @@ class LocalRunner:
     def _prune(self, statuses):
         ended = [s for s in statuses if not s.active]
         for s in ended[KEEP_ENDED:]:
-            shutil.rmtree(self.runtime_dir / s.id, ignore_errors=True)
-            with self._cache_lock:
-                self._infos.pop(s.id, None)
-                self._readers.pop(s.id, None)
+            self.folder.forget(s.id)
 
     def _dispatch_loop(self):
         while not self._closed.wait(DISPATCH_SECONDS):
@@ -294,24 +211,6 @@ class LocalRunner:
                     self.dispatch()
             except Exception:  # a full disk or a vanished folder: try again next time
                 pass
-
-
-def read_preview(path):
-    """z (2000, 2) float32, labels uint8, manifold uint8, epoch int, extent float."""
-    with np.load(path) as npz:
-        out = {k: npz[k] for k in npz.files}
-    out["epoch"], out["extent"] = int(out["epoch"]), float(out["extent"])
-    return out
-
-
-def _versions(models_dir):
-    out = []
-    for model_dir in list_model_dirs(models_dir):
-        try:
-            out.append((model_dir.name, read_metadata(model_dir)))
-        except (OSError, ValueError):  # a damaged version says nothing about speed
-            continue
-    return out
 
 
 def _last_line(path, limit=300):

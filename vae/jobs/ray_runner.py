@@ -16,19 +16,16 @@ within a few seconds, so the page can say so and keep working.
 import concurrent.futures
 import json
 import shlex
-import shutil
 import threading
 import time
 from pathlib import Path
 
 from vae import settings
-from vae.jobs import estimates, events
-from vae.jobs.events import (ARGS_FILE, END_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventReader,
-                             JobInfo)
-from vae.jobs.local import _versions, read_preview
-from vae.jobs.protocol import (OwnerBusy, RunnerUnavailable, check_may_stop, check_model_name, new_job_id,
-                               order)
-from vae.store import check_writable, read_json, write_json_atomic
+from vae.jobs import events
+from vae.jobs.events import END_FILE, STOP_FILE
+from vae.jobs.folder import JobFolder
+from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.store import read_json
 
 APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
 HOW_TO_FIX = ("Start the cluster (`ray start --head --dashboard-host 127.0.0.1`) or point RAY_ADDRESS at "
@@ -46,16 +43,14 @@ class RayRunner:
         if not self.address:
             raise RunnerUnavailable("VAE_JOB_RUNNER=ray needs RAY_ADDRESS, the cluster's dashboard "
                                     "(e.g. http://127.0.0.1:8265).")
-        self.models_dir = Path(models_dir or settings.models_dir())
-        self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
+        self.folder = JobFolder(models_dir or settings.models_dir(), runtime_dir)
+        self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
         self.cpus = cpus or settings.job_cpus()
         self.code = code or settings.ray_code()
         self._client = None
         self._down_until, self._down_reason = 0.0, ""
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vae-ray")
         self._submit_lock = threading.Lock()  # one active job per owner, within this process
-        self._readers = {}
-        self._infos = {}
 
     def describe(self):
         return (f"on the Ray cluster at {self.address}, {self.cpus} CPU{'s' if self.cpus > 1 else ''} a job; "
@@ -104,23 +99,7 @@ class RayRunner:
                 ours[sid] = entry
         return ours
 
-    # -- our side: job directories
-
-    def _info(self, job_dir):
-        info = self._infos.get(job_dir.name)
-        if info is None:
-            raw = read_json(job_dir / JOB_FILE)
-            try:
-                info = JobInfo(**raw) if isinstance(raw, dict) else None
-            except TypeError:
-                info = None
-            if info is not None:
-                self._infos[job_dir.name] = info
-        return info
-
-    def _events(self, info):
-        reader = self._readers.setdefault(info.id, EventReader(Path(info.job_dir) / PROGRESS_FILE))
-        return list(reader.read())
+    # -- our side: job directories (vae/jobs/folder.py)
 
     def _status(self, info, entry):
         s = events.new_status(info, self.name)
@@ -128,7 +107,7 @@ class RayRunner:
         verdict = read_json(job_dir / END_FILE)
         if entry is not None and entry.status == "RUNNING":
             s.state, s.phase = "running", "starting"
-        events.fold_events(s, self._events(info))
+        events.fold_events(s, self.folder.events(info))
         s.stop_requested = (job_dir / STOP_FILE).exists()
         if s.started is None and s.state == "running" and entry.start_time:
             s.started = entry.start_time / 1000
@@ -175,71 +154,33 @@ class RayRunner:
     def _scan(self):
         entries = self._ray_jobs()  # first: an unreachable cluster fails the listing, not half of it
         statuses = []
-        if self.runtime_dir.is_dir():
-            for job_dir in sorted(p for p in self.runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                info = self._info(job_dir)
-                if info is not None:
-                    entry = entries.get(info.id)
-                    if entry is not None and entry.metadata.get("vae_owner") != info.owner:
-                        entry = None  # an entry with our id but not our owner: not ours
-                    statuses.append(self._status(info, entry))
-        statuses = order(statuses)
-        self._fill_queue(statuses)
-        return statuses
-
-    def _fill_queue(self, statuses):
-        queued = [s for s in statuses if s.state == "queued"]
-        if not queued:
-            return
-        running = [s for s in statuses if s.state == "running"]
-        speed = {}
-        for s in running + queued:
-            arch = s.config.get("arch", "reference")
-            speed.setdefault(arch, self.speed(arch, statuses))
-        left = [estimates.remaining_seconds(s, speed[s.config.get("arch", "reference")]) for s in running]
-        durations = [estimates.estimate_seconds(s.config, speed[s.config.get("arch", "reference")]) for s in queued]
+        for info in self.folder.infos():
+            entry = entries.get(info.id)
+            if entry is not None and entry.metadata.get("vae_owner") != info.owner:
+                entry = None  # an entry with our id but not our owner: not ours
+            statuses.append(self._status(info, entry))
         # Ray does not say how many of our jobs fit at once; while some wait, those running fill it
-        slots = max(1, len(running))
-        for place, (s, start) in enumerate(zip(queued, estimates.start_times(left, durations, slots)), 1):
-            s.position, s.start_eta = place, start
+        return self.folder.fill_queue(order(statuses), max(1, sum(s.state == "running" for s in statuses)))
 
     # -- the interface (vae/jobs/protocol.py)
 
     def submit(self, config, owner, name=None, operator=False):
-        config = estimates.as_config(config)
-        config.validate()
-        job_id = new_job_id()
-        name = name or job_id
-        check_model_name(name)
-        target = self.models_dir / name
-        check_writable(self.models_dir)
-        check_writable(self.runtime_dir, "the job folder")
+        prepared = self.folder.prepare(config, name)
         with self._submit_lock:
-            statuses = self._scan()
-            if not operator and any(s.owner == owner and s.active for s in statuses):
-                raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
-            if target.exists() or any(s.name == name and s.active for s in statuses):
-                raise FileExistsError(f"{target} already exists; choose another name")
-            job_dir = self.runtime_dir / job_id
-            job_dir.mkdir()
-            info = JobInfo(id=job_id, name=name, owner=owner, config=config.__dict__.copy(), model_dir=str(target),
-                           job_dir=str(job_dir), submitted=time.time(), cpus=self.cpus)
+            info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus, args=lambda info: {
+                "job_dir": info.job_dir, "config": info.config, "out_dir": info.model_dir, "threads": info.cpus,
+                "log_to_file": False})
             try:
-                write_json_atomic(job_dir / ARGS_FILE, {"job_dir": info.job_dir, "config": info.config,
-                                                         "out_dir": info.model_dir, "threads": self.cpus,
-                                                         "log_to_file": False})
-                write_json_atomic(job_dir / JOB_FILE, info.__dict__)
                 self._call("submitting the job", self._jobs_client().submit_job, timeout=SUBMIT_SECONDS,
-                           entrypoint=self._entrypoint(job_dir), submission_id=job_id,
+                           entrypoint=self._entrypoint(Path(info.job_dir)), submission_id=info.id,
                            entrypoint_num_cpus=self.cpus, runtime_env=self._runtime_env(),
-                           metadata={"vae_app": APP, "vae_owner": owner, "vae_name": name,
+                           metadata={"vae_app": APP, "vae_owner": owner, "vae_name": info.name,
                                      "vae_models_dir": str(self.models_dir),
                                      "vae_config": json.dumps(info.config, sort_keys=True)})
             except BaseException:
-                shutil.rmtree(job_dir, ignore_errors=True)
-                self._infos.pop(job_id, None)
+                self.folder.forget(info.id)
                 raise
-        return job_id
+        return info.id
 
     def _entrypoint(self, job_dir):
         run = f"python -m vae.trainer {shlex.quote(str(job_dir))}"
@@ -265,20 +206,18 @@ class RayRunner:
         if s is None or not s.active:
             return False
         check_may_stop(s, owner, operator)
-        job_dir = self.runtime_dir / job_id
-        write_json_atomic(job_dir / STOP_FILE, {"keep": bool(keep) and s.state == "running"})
+        self.folder.write(job_id, STOP_FILE, {"keep": bool(keep) and s.state == "running"})
         if s.state == "running" and keep:
             return True  # the trainer stops at its next batch, evaluates and saves
         if s.state == "queued":
             # Ray applies a stop to a waiting job only once it gets its CPUs; our verdict is
             # final now, and the trainer, if Ray starts it anyway, reads stop.json and leaves.
-            write_json_atomic(job_dir / END_FILE, {"state": "cancelled", "time": time.time()})
+            self.folder.write(job_id, END_FILE, {"state": "cancelled", "time": time.time()})
         self._call("stopping the job", self._jobs_client().stop_job, job_id)
         return True
 
     def preview(self, job_id):
-        path = self.runtime_dir / job_id / PREVIEW_FILE
-        return read_preview(path) if path.exists() else None
+        return self.folder.preview(job_id)
 
     def speed(self, arch, statuses=None):
         if statuses is None:
@@ -286,8 +225,7 @@ class RayRunner:
                 statuses = self._scan()
             except RunnerUnavailable:  # an estimate can do without the cluster's jobs
                 statuses = []
-        return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(
-            _versions(self.models_dir), arch))
+        return self.folder.speed(arch, statuses)
 
     def wait(self, job_id, timeout, poll=0.2):
         """Wait until Ray and the trainer agree the job is over. For tests and CLIs."""

@@ -1,0 +1,150 @@
+"""The job folders both runners keep under the models folder (<models>/.jobs/<job id>/, the
+files described in vae/jobs/events.py), and what a runner does with them whatever runs the
+trainer: making a job, reading its events, filling in the queue's places and expected starts.
+"""
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vae.jobs import estimates, events
+from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader, JobInfo
+from vae.jobs.protocol import OwnerBusy, check_model_name, new_job_id
+from vae.store import check_writable, list_model_dirs, read_json, read_metadata, write_json_atomic
+
+
+class JobFolder:
+    def __init__(self, models_dir, runtime_dir=None):
+        self.models_dir = Path(models_dir)
+        self.root = Path(runtime_dir or self.models_dir / ".jobs")
+        self._infos = {}  # job id → JobInfo (job.json never changes)
+        self._readers = {}  # job id → EventReader
+        self._lock = threading.Lock()  # one runner serves many Streamlit sessions
+
+    def path(self, job_id):
+        return self.root / job_id
+
+    def read(self, job_id, name):
+        return read_json(self.path(job_id) / name)
+
+    def write(self, job_id, name, obj):
+        write_json_atomic(self.path(job_id) / name, obj)
+
+    def infos(self):
+        """Every complete job's JobInfo, oldest first; a folder without a readable job.json is
+        being made (job.json comes last), or not a job of ours."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for job_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            with self._lock:
+                info = self._infos.get(job_dir.name)
+            if info is None:
+                raw = read_json(job_dir / JOB_FILE)
+                try:
+                    info = JobInfo(**raw) if isinstance(raw, dict) else None
+                except TypeError:
+                    info = None
+                if info is None:
+                    continue
+                with self._lock:
+                    self._infos[job_dir.name] = info
+            found.append(info)
+        return found
+
+    def infos_by_id(self):
+        return {info.id: info for info in self.infos()}
+
+    def events(self, info):
+        """The trainer's events so far (read incrementally: the file only grows)."""
+        with self._lock:
+            reader = self._readers.setdefault(info.id, EventReader(Path(info.job_dir) / PROGRESS_FILE))
+            return list(reader.read())
+
+    def forget(self, job_id):
+        shutil.rmtree(self.path(job_id), ignore_errors=True)
+        with self._lock:
+            self._infos.pop(job_id, None)
+            self._readers.pop(job_id, None)
+
+    def prepare(self, config, name=None):
+        """A checked config, a new job id, the version's name and its target folder; refused
+        before anything is queued: a bad option, or a read-only folder, must not cost a
+        TensorFlow import or minutes of training."""
+        config = estimates.as_config(config)
+        config.validate()
+        job_id = new_job_id()
+        name = name or job_id
+        check_model_name(name)
+        check_writable(self.models_dir)
+        check_writable(self.root, "the job folder")
+        return config, job_id, name, self.models_dir / name
+
+    def create(self, statuses, prepared, owner, operator, cpus, args=None):
+        """Make the job folder of a prepared job (the caller holds whatever lock makes the
+        checks below and this creation one step). job.json last: readers see the job only
+        once it is complete. Returns its JobInfo."""
+        config, job_id, name, target = prepared
+        if not operator and any(s.owner == owner and s.active for s in statuses):
+            raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
+        if target.exists() or any(s.name == name and s.active for s in statuses):
+            raise FileExistsError(f"{target} already exists; choose another name")
+        job_dir = self.path(job_id)
+        job_dir.mkdir()
+        info = JobInfo(id=job_id, name=name, owner=owner, config=config.__dict__.copy(), model_dir=str(target),
+                       job_dir=str(job_dir), submitted=time.time(), cpus=cpus)
+        try:
+            if args is not None:
+                self.write(job_id, events.ARGS_FILE, args(info))
+            self.write(job_id, JOB_FILE, info.__dict__)
+        except BaseException:  # a full disk, say: no half-made job
+            self.forget(job_id)
+            raise
+        return info
+
+    def preview(self, job_id):
+        """The latest preview: z (2000, 2) float32, labels uint8, manifold uint8, epoch int,
+        extent float; None before the first epoch ends."""
+        path = self.path(job_id) / PREVIEW_FILE
+        if not path.exists():
+            return None
+        with np.load(path) as npz:
+            out = {k: npz[k] for k in npz.files}
+        out["epoch"], out["extent"] = int(out["epoch"]), float(out["extent"])
+        return out
+
+    def speed(self, arch, statuses):
+        """What estimates are made from: this runner's finished jobs of `arch`, else the
+        versions' metadata, naming where it was measured."""
+        return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(self._versions(), arch))
+
+    def _versions(self):
+        out = []
+        for model_dir in list_model_dirs(self.models_dir):
+            try:
+                out.append((model_dir.name, read_metadata(model_dir)))
+            except (OSError, ValueError):  # a damaged version says nothing about speed
+                continue
+        return out
+
+    def fill_queue(self, statuses, slots):
+        """Each queued job's place (1-based) and expected start, with `slots` jobs at a time."""
+        queued = [s for s in statuses if s.state == "queued"]
+        if not queued:
+            return statuses
+        running = [s for s in statuses if s.state == "running"]
+        speeds = {}
+
+        def speed(s):
+            arch = s.config.get("arch", "reference")
+            if arch not in speeds:
+                speeds[arch] = self.speed(arch, statuses)
+            return speeds[arch]
+
+        left = [estimates.remaining_seconds(s, speed(s)) for s in running]
+        durations = [estimates.estimate_seconds(s.config, speed(s)) for s in queued]
+        for place, (s, start) in enumerate(zip(queued, estimates.start_times(left, durations, slots)), 1):
+            s.position, s.start_eta = place, start
+        return statuses
