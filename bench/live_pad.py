@@ -38,9 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
-from tests.e2e.test_live_pad_browser import (MARGIN, OVERLAY, PAD_ROOT, count_frames_sent,  # noqa: E402
-                                             page_xy, rapid_clicks)
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT, count_frames_sent,  # noqa: E402
+                               page_xy, rapid_clicks, start_server, stop_server, wait_ready)
 
 RAF_COUNTER = """() => {
     window.__raf = [];

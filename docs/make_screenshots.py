@@ -26,8 +26,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
-from tests.e2e.test_live_pad_browser import OVERLAY, PAD, PAD_ROOT, READOUT, page_xy  # noqa: E402
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, OVERLAY, PAD_ROOT, READOUT, page_xy,  # noqa: E402
+                               start_server, stop_server, wait_ready)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 PNG_PREFERRED_UP_TO = 1.25  # keep the crisp PNG unless it is this much bigger than the WebP
