@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT, count_frames_sent,  # noqa: E402
-                               page_xy, rapid_clicks, start_server, stop_server, wait_ready)
+                               page_xy, rapid_clicks, start_server, stop_server, wait_for_frame, wait_ready)
 
 RAF_COUNTER = """() => {
     window.__raf = [];
@@ -130,7 +130,7 @@ def hover_run(browser, url, seconds):
         page.goto(url + "/")
         wait_ready(page, timeout=180_000)
         page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
-        page.wait_for_timeout(1000)  # the model data's receipt and the background load's start are sent
+        wait_for_frame(page, sent, '"have"')  # the model data's receipt: the first page's last message
         title = page.locator("h1").first
         overlay = page.locator(OVERLAY)
         no_margin = {"left": 0, "right": 0, "top": 0, "bottom": 0}

@@ -63,15 +63,17 @@ def conv(kind, in_shape, out_shape, kernel, stride, pad, activation, rng):
 
 
 def small_decoder(seed=0):
-    """Every layer type, strides 1 and 2, padded and not, each activation: 2 → 3×3×1."""
+    """Every layer type, strides 1 and 2, padded and not, each activation, and channel counts
+    that fill the convolutions' blocks of 4 and 8 and leave some over: 2 → 3×3×1."""
     rng = np.random.default_rng(seed)
     layers = [
         {"type": "dense", "input_shape": [2], "output_shape": [48], "activation": "relu",
          "kernel": b64_float32(rng.normal(0, 0.8, (2, 48))), "bias": b64_float32(rng.normal(0, 0.1, 48))},
         {"type": "reshape", "input_shape": [48], "output_shape": [4, 4, 3]},
         conv("conv2d_transpose", (4, 4, 3), (7, 7, 5), 3, 2, 1, "relu", rng),
-        conv("conv2d", (7, 7, 5), (7, 7, 4), 3, 1, 1, "linear", rng),
-        conv("conv2d", (7, 7, 4), (3, 3, 1), 3, 2, 0, "sigmoid", rng),
+        conv("conv2d", (7, 7, 5), (7, 7, 9), 3, 1, 1, "linear", rng),
+        conv("conv2d_transpose", (7, 7, 9), (9, 9, 4), 3, 1, 0, "relu", rng),
+        conv("conv2d", (9, 9, 4), (3, 3, 1), 5, 2, 0, "sigmoid", rng),
     ]
     return {"format": FORMAT, "latent_dim": 2, "output_shape": [3, 3, 1], "layers": layers}
 

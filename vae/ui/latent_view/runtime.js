@@ -46,56 +46,86 @@ function dense(x, layer) {
 }
 
 // Keras' Conv2D: out[oy, ox, co] = b[co] + Σ in[oy*s + ky - pad, ox*s + kx - pad, ci] · w[ky, kx, ci, co]
+// Eight output channels at a time in local sums (the kernel's co runs fastest, so their
+// weights are adjacent): the output is written once, and each input value read once per
+// eight channels. A zero input (after a relu, about half of them) is skipped.
 function conv2d(x, layer) {
   const [h, w, cin] = layer.input_shape, [oh, ow, cout] = layer.output_shape;
   const [kh, kw] = layer.kernel_size, [sh, sw] = layer.strides, [pt, pl] = layer.pad;
-  const k = layer.kernel, out = layer.out;
+  const k = layer.kernel, bias = layer.bias, out = layer.out;
+  const block = cout - (cout % 8);
   for (let oy = 0; oy < oh; oy++) {
+    const ky0 = Math.max(0, pt - oy * sh), ky1 = Math.min(kh, h + pt - oy * sh);
     for (let ox = 0; ox < ow; ox++) {
+      const kx0 = Math.max(0, pl - ox * sw), kx1 = Math.min(kw, w + pl - ox * sw);
       const o = (oy * ow + ox) * cout;
-      for (let co = 0; co < cout; co++) out[o + co] = layer.bias[co];
-      for (let ky = 0; ky < kh; ky++) {
-        const iy = oy * sh + ky - pt;
-        if (iy < 0 || iy >= h) continue;
-        for (let kx = 0; kx < kw; kx++) {
-          const ix = ox * sw + kx - pl;
-          if (ix < 0 || ix >= w) continue;
-          const inBase = (iy * w + ix) * cin, kBase = (ky * kw + kx) * cin * cout;
-          for (let ci = 0; ci < cin; ci++) {
-            const v = x[inBase + ci];
-            if (v === 0) continue;
-            const kRow = kBase + ci * cout;
-            for (let co = 0; co < cout; co++) out[o + co] += v * k[kRow + co];
+      for (let co = 0; co < block; co += 8) {
+        let a0 = bias[co], a1 = bias[co + 1], a2 = bias[co + 2], a3 = bias[co + 3];
+        let a4 = bias[co + 4], a5 = bias[co + 5], a6 = bias[co + 6], a7 = bias[co + 7];
+        for (let ky = ky0; ky < ky1; ky++) {
+          const iy = oy * sh + ky - pt;
+          for (let kx = kx0; kx < kx1; kx++) {
+            let i = (iy * w + ox * sw + kx - pl) * cin, r = (ky * kw + kx) * cin * cout + co;
+            for (let ci = 0; ci < cin; ci++, i++, r += cout) {
+              const v = x[i];
+              if (v === 0) continue;
+              a0 += v * k[r]; a1 += v * k[r + 1]; a2 += v * k[r + 2]; a3 += v * k[r + 3];
+              a4 += v * k[r + 4]; a5 += v * k[r + 5]; a6 += v * k[r + 6]; a7 += v * k[r + 7];
+            }
           }
         }
+        out[o + co] = a0; out[o + co + 1] = a1; out[o + co + 2] = a2; out[o + co + 3] = a3;
+        out[o + co + 4] = a4; out[o + co + 5] = a5; out[o + co + 6] = a6; out[o + co + 7] = a7;
+      }
+      for (let co = block; co < cout; co++) { // the channels left over
+        let a = bias[co];
+        for (let ky = ky0; ky < ky1; ky++) {
+          const iy = oy * sh + ky - pt;
+          for (let kx = kx0; kx < kx1; kx++) {
+            const i = (iy * w + ox * sw + kx - pl) * cin, r = (ky * kw + kx) * cin * cout + co;
+            for (let ci = 0; ci < cin; ci++) a += x[i + ci] * k[r + ci * cout];
+          }
+        }
+        out[o + co] = a;
       }
     }
   }
   return out;
 }
 
-// Keras' Conv2DTranspose (kernel stored as [kh, kw, out, in]): every input pixel
-// scatters into out[iy*s + ky - pad, ix*s + kx - pad].
+// Keras' Conv2DTranspose (kernel stored as [kh, kw, out, in]): out[oy, ox] gathers every
+// in[iy, ix] with oy = iy*s + ky - pad (and the same in x). Gathered per output pixel, four
+// output channels at a time in local sums: the output is written once.
 function conv2dTranspose(x, layer) {
   const [h, w, cin] = layer.input_shape, [oh, ow, cout] = layer.output_shape;
   const [kh, kw] = layer.kernel_size, [sh, sw] = layer.strides, [pt, pl] = layer.pad;
-  const k = layer.kernel, out = layer.out;
-  for (let p = 0; p < oh * ow; p++) out.set(layer.bias, p * cout);
-  for (let iy = 0; iy < h; iy++) {
-    for (let ix = 0; ix < w; ix++) {
-      const inBase = (iy * w + ix) * cin;
-      for (let ky = 0; ky < kh; ky++) {
-        const oy = iy * sh + ky - pt;
-        if (oy < 0 || oy >= oh) continue;
-        for (let kx = 0; kx < kw; kx++) {
-          const ox = ix * sw + kx - pl;
-          if (ox < 0 || ox >= ow) continue;
-          const o = (oy * ow + ox) * cout, kBase = (ky * kw + kx) * cout * cin;
-          for (let co = 0; co < cout; co++) {
-            const kRow = kBase + co * cin;
-            let sum = 0;
-            for (let ci = 0; ci < cin; ci++) sum += x[inBase + ci] * k[kRow + ci];
-            out[o + co] += sum;
+  const k = layer.kernel, bias = layer.bias, out = layer.out;
+  const block = cout - (cout % 4);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const o = (oy * ow + ox) * cout;
+      for (let co = 0; co < cout; co++) out[o + co] = bias[co];
+      for (let ky = (oy + pt) % sh; ky < kh; ky += sh) {
+        const iy = (oy + pt - ky) / sh;
+        if (iy < 0 || iy >= h) continue;
+        for (let kx = (ox + pl) % sw; kx < kw; kx += sw) {
+          const ix = (ox + pl - kx) / sw;
+          if (ix < 0 || ix >= w) continue;
+          const i = (iy * w + ix) * cin, tap = (ky * kw + kx) * cout * cin;
+          for (let co = 0; co < block; co += 4) {
+            const r0 = tap + co * cin, r1 = r0 + cin, r2 = r1 + cin, r3 = r2 + cin;
+            let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (let ci = 0; ci < cin; ci++) {
+              const v = x[i + ci];
+              a0 += v * k[r0 + ci]; a1 += v * k[r1 + ci]; a2 += v * k[r2 + ci]; a3 += v * k[r3 + ci];
+            }
+            out[o + co] += a0; out[o + co + 1] += a1; out[o + co + 2] += a2; out[o + co + 3] += a3;
+          }
+          for (let co = block; co < cout; co++) {
+            const r = tap + co * cin;
+            let a = 0;
+            for (let ci = 0; ci < cin; ci++) a += x[i + ci] * k[r + ci];
+            out[o + co] += a;
           }
         }
       }
