@@ -27,17 +27,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, ScriptRuns,  # noqa: E402
-                               page_xy, start_server, stop_server, trail, wait_ready)
+                               checkout, page_xy, start_server, stop_server, trail, wait_ready)
 
 PLOTLY_DRAW_MAP = "59fdf54"
 # The page's clock at every pointer-up and websocket send (the canvas' drawing is the first
@@ -52,13 +50,6 @@ RECORD = """(() => {
 NEW_VERDICT = "el => el.dataset.z ? performance.now() : null"
 OLD_VERDICT = """() => [...document.querySelectorAll('.st-key-draw_map .legendtext')]
     .some(e => e.textContent === 'your digit') ? performance.now() : null"""
-
-
-def checkout(ref, into):
-    """The tree at `ref` (models and data included), unpacked into `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def stroke(page, i):

@@ -99,6 +99,14 @@ def start_server(env_extra=None, startup_timeout=120, cwd=REPO_ROOT):
     raise RuntimeError(f"streamlit did not answer within {startup_timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def checkout(ref, into):
+    """This repository's tree at git `ref` (models and data included), unpacked into `into`:
+    start_server(cwd=...) then serves that version, for a same-run baseline in bench/."""
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return Path(into)
+
+
 def stop_server(proc):
     proc.terminate()
     try:

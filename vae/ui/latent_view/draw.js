@@ -5,7 +5,6 @@
 
 const DRAWS = new WeakMap(); // parentElement → DrawView
 const N_SIGMA = 2; // in 2-D, the 2σ ellipse holds 1 − e⁻² ≈ 86% of q(z|x)
-const fmtPair = (v) => `(${v.map((x) => (Math.abs(x) < 0.005 ? 0 : x).toFixed(2).replace("-", "−")).join(", ")})`;
 
 class DrawView {
   constructor(parent) {
@@ -78,7 +77,7 @@ class DrawView {
     }
     drawImage(q("canvas.input"), d.pixels, d.shape);
     drawImage(q("canvas.reconstruction"), decode(model.decoder, d.z), model.decoder.outputShape);
-    q(".readout").textContent = `Encoded at z = ${fmtPair(d.z)}, σ = ${fmtPair(d.sigma)}`;
+    q(".readout").textContent = `Encoded at z = ${fmtPoint(d.z)}, σ = ${fmtPoint(d.sigma)}`;
     const name = showLooksLike(q(".looks"), model, d.z);
     q(".hint").textContent = `★ your ${model.noun} at its z_mean; the dotted ellipse is ${N_SIGMA}σ of q(z|x), ` +
       "the encoder's uncertainty (it holds 86% of the probability in 2-D).";

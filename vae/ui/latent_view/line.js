@@ -4,7 +4,6 @@
 
 const LINES = new WeakMap(); // parentElement → LineView
 
-const fmtZ = (z) => `(${z.map((v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−")).join(", ")})`;
 const lerp = (a, b, t) => [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
 
 class LineView {
@@ -103,7 +102,7 @@ class LineView {
     const z = lerp(this.a, this.b, t);
     drawImage(this.digit, decode(this.model.decoder, z), this.model.decoder.outputShape);
     this.root.querySelector(".t").textContent = t.toFixed(2);
-    this.root.querySelector(".z").textContent = fmtZ(z);
+    this.root.querySelector(".z").textContent = fmtPoint(z);
     showLooksLike(this.root.querySelector(".looks"), this.model, z);
     this.root.dataset.t = t.toFixed(2);
     this.drawPath();

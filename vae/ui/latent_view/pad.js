@@ -11,7 +11,6 @@ const DIGIT_PX = 224;
 const PADS = new WeakMap(); // parentElement → Pad: one instance across Streamlit's re-renders
 
 const round3 = (v) => Math.round(v * 1000) / 1000;
-const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
 
 class Pad {
   constructor(parent) {
@@ -184,8 +183,8 @@ class Pad {
     drawImage(this.digit, pixels, this.model.decoder.outputShape);
     const q = (s) => this.root.querySelector(s);
     q(".which").textContent = this.cursor ? "under the pointer:" : "kept point:";
-    q(".z0").textContent = fmt(z[0]);
-    q(".z1").textContent = fmt(z[1]);
+    q(".z0").textContent = fmtCoord(z[0]);
+    q(".z1").textContent = fmtCoord(z[1]);
     const name = showLooksLike(q(".looks"), this.model, z);
     this.root.dataset.label = name;
     this.root.dataset.point = JSON.stringify(this.committed); // the kept point, as numbers (for tests)

@@ -19,6 +19,10 @@ export function drawImage(canvas, pixels, shape) {
   ctx.drawImage(scratch, 0, 0, canvas.width, canvas.height);
 }
 
+// A coordinate as the views print it: two decimals, a true minus sign, no "−0.00".
+export const fmtCoord = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
+export const fmtPoint = (z) => `(${z.map(fmtCoord).join(", ")})`;
+
 // "Looks like 3 · 9 of the 10 nearest test digits" in `el`, for z; returns the class name.
 export function showLooksLike(el, model, z) {
   const looks = looksLike(model.codes, model.labels, model.classNames.length, z, model.k);
