@@ -45,101 +45,96 @@ function dense(x, layer) {
   return out;
 }
 
-// Keras' Conv2D: out[oy, ox, co] = b[co] + Σ in[oy*s + ky - pad, ox*s + kx - pad, ci] · w[ky, kx, ci, co]
-// Eight output channels at a time in local sums (the kernel's co runs fastest, so their
-// weights are adjacent): the output is written once, and each input value read once per
-// eight channels. A zero input (after a relu, about half of them) is skipped.
-function conv2d(x, layer) {
-  const [h, w, cin] = layer.input_shape, [oh, ow, cout] = layer.output_shape;
-  const [kh, kw] = layer.kernel_size, [sh, sw] = layer.strides, [pt, pl] = layer.pad;
-  const k = layer.kernel, bias = layer.bias, out = layer.out;
+// Conv2D and Conv2DTranspose alike: each output pixel gathers kernel taps × input pixels,
+// the pairs prepareConvolution listed. The input's nonzero values are listed first, pixel by
+// pixel (after a relu about half are zero: skipping them here costs no branch in the inner
+// loop), and eight output channels are summed at a time in locals, so that the output is
+// written once and each input value read once per eight channels.
+function convolve(x, layer) {
+  const [h, w, cin] = layer.input_shape, cout = layer.output_shape[2];
+  const { kernel: k, bias, out, starts, pairs, values, rows, ends } = layer;
+  let n = 0;
+  for (let p = 0, i = 0; p < h * w; p++) {
+    for (let ci = 0; ci < cin; ci++, i++) {
+      const v = x[i];
+      if (v !== 0) { values[n] = v; rows[n] = ci * cout; n++; }
+    }
+    ends[p + 1] = n;
+  }
   const block = cout - (cout % 8);
-  for (let oy = 0; oy < oh; oy++) {
-    const ky0 = Math.max(0, pt - oy * sh), ky1 = Math.min(kh, h + pt - oy * sh);
-    for (let ox = 0; ox < ow; ox++) {
-      const kx0 = Math.max(0, pl - ox * sw), kx1 = Math.min(kw, w + pl - ox * sw);
-      const o = (oy * ow + ox) * cout;
-      for (let co = 0; co < block; co += 8) {
-        let a0 = bias[co], a1 = bias[co + 1], a2 = bias[co + 2], a3 = bias[co + 3];
-        let a4 = bias[co + 4], a5 = bias[co + 5], a6 = bias[co + 6], a7 = bias[co + 7];
-        for (let ky = ky0; ky < ky1; ky++) {
-          const iy = oy * sh + ky - pt;
-          for (let kx = kx0; kx < kx1; kx++) {
-            let i = (iy * w + ox * sw + kx - pl) * cin, r = (ky * kw + kx) * cin * cout + co;
-            for (let ci = 0; ci < cin; ci++, i++, r += cout) {
-              const v = x[i];
-              if (v === 0) continue;
-              a0 += v * k[r]; a1 += v * k[r + 1]; a2 += v * k[r + 2]; a3 += v * k[r + 3];
-              a4 += v * k[r + 4]; a5 += v * k[r + 5]; a6 += v * k[r + 6]; a7 += v * k[r + 7];
-            }
-          }
+  for (let o = 0; o < starts.length - 1; o++) {
+    const first = starts[o], last = starts[o + 1], at = o * cout;
+    for (let co = 0; co < block; co += 8) {
+      let a0 = bias[co], a1 = bias[co + 1], a2 = bias[co + 2], a3 = bias[co + 3];
+      let a4 = bias[co + 4], a5 = bias[co + 5], a6 = bias[co + 6], a7 = bias[co + 7];
+      for (let q = first; q < last; q++) {
+        const tap = pairs[2 * q] + co, p = pairs[2 * q + 1];
+        for (let j = ends[p], end = ends[p + 1]; j < end; j++) {
+          const v = values[j], r = tap + rows[j];
+          a0 += v * k[r]; a1 += v * k[r + 1]; a2 += v * k[r + 2]; a3 += v * k[r + 3];
+          a4 += v * k[r + 4]; a5 += v * k[r + 5]; a6 += v * k[r + 6]; a7 += v * k[r + 7];
         }
-        out[o + co] = a0; out[o + co + 1] = a1; out[o + co + 2] = a2; out[o + co + 3] = a3;
-        out[o + co + 4] = a4; out[o + co + 5] = a5; out[o + co + 6] = a6; out[o + co + 7] = a7;
       }
-      for (let co = block; co < cout; co++) { // the channels left over
-        let a = bias[co];
-        for (let ky = ky0; ky < ky1; ky++) {
-          const iy = oy * sh + ky - pt;
-          for (let kx = kx0; kx < kx1; kx++) {
-            const i = (iy * w + ox * sw + kx - pl) * cin, r = (ky * kw + kx) * cin * cout + co;
-            for (let ci = 0; ci < cin; ci++) a += x[i + ci] * k[r + ci * cout];
-          }
-        }
-        out[o + co] = a;
+      out[at + co] = a0; out[at + co + 1] = a1; out[at + co + 2] = a2; out[at + co + 3] = a3;
+      out[at + co + 4] = a4; out[at + co + 5] = a5; out[at + co + 6] = a6; out[at + co + 7] = a7;
+    }
+    for (let co = block; co < cout; co++) { // the channels left over
+      let a = bias[co];
+      for (let q = first; q < last; q++) {
+        const tap = pairs[2 * q] + co, p = pairs[2 * q + 1];
+        for (let j = ends[p], end = ends[p + 1]; j < end; j++) a += values[j] * k[tap + rows[j]];
       }
+      out[at + co] = a;
     }
   }
   return out;
 }
 
-// Keras' Conv2DTranspose (kernel stored as [kh, kw, out, in]): out[oy, ox] gathers every
-// in[iy, ix] with oy = iy*s + ky - pad (and the same in x). Gathered per output pixel, four
-// output channels at a time in local sums: the output is written once.
-function conv2dTranspose(x, layer) {
+// A convolution's geometry, worked out once: the kernel as [ky, kx, ci, co] (Keras stores
+// Conv2DTranspose's as [ky, kx, co, ci]), and for every output pixel the (kernel tap, input
+// pixel) pairs that reach it, by Keras' rules:
+//   Conv2D           out[oy, ox] += in[oy*s + ky - pad, ox*s + kx - pad] · w[ky, kx]
+//   Conv2DTranspose  out[iy*s + ky - pad, ix*s + kx - pad] += in[iy, ix] · w[ky, kx]
+function prepareConvolution(layer, stored) {
   const [h, w, cin] = layer.input_shape, [oh, ow, cout] = layer.output_shape;
   const [kh, kw] = layer.kernel_size, [sh, sw] = layer.strides, [pt, pl] = layer.pad;
-  const k = layer.kernel, bias = layer.bias, out = layer.out;
-  const block = cout - (cout % 4);
-  for (let oy = 0; oy < oh; oy++) {
-    for (let ox = 0; ox < ow; ox++) {
-      const o = (oy * ow + ox) * cout;
-      for (let co = 0; co < cout; co++) out[o + co] = bias[co];
-      for (let ky = (oy + pt) % sh; ky < kh; ky += sh) {
-        const iy = (oy + pt - ky) / sh;
-        if (iy < 0 || iy >= h) continue;
-        for (let kx = (ox + pl) % sw; kx < kw; kx += sw) {
-          const ix = (ox + pl - kx) / sw;
-          if (ix < 0 || ix >= w) continue;
-          const i = (iy * w + ix) * cin, tap = (ky * kw + kx) * cout * cin;
-          for (let co = 0; co < block; co += 4) {
-            const r0 = tap + co * cin, r1 = r0 + cin, r2 = r1 + cin, r3 = r2 + cin;
-            let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-            for (let ci = 0; ci < cin; ci++) {
-              const v = x[i + ci];
-              a0 += v * k[r0 + ci]; a1 += v * k[r1 + ci]; a2 += v * k[r2 + ci]; a3 += v * k[r3 + ci];
-            }
-            out[o + co] += a0; out[o + co + 1] += a1; out[o + co + 2] += a2; out[o + co + 3] += a3;
-          }
-          for (let co = block; co < cout; co++) {
-            const r = tap + co * cin;
-            let a = 0;
-            for (let ci = 0; ci < cin; ci++) a += x[i + ci] * k[r + ci];
-            out[o + co] += a;
-          }
-        }
+  const transpose = layer.type === "conv2d_transpose";
+  const kernel = new Float64Array(stored.length);
+  for (let t = 0; t < kh * kw; t++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let co = 0; co < cout; co++) {
+        kernel[(t * cin + ci) * cout + co] = stored[transpose ? (t * cout + co) * cin + ci : (t * cin + ci) * cout + co];
       }
     }
   }
-  return out;
+  // the input row or column a tap reads (Conv2D), or the one that writes here (the transpose,
+  // when there is a whole one)
+  const source = (o, k, s, pad) => (transpose ? ((o + pad - k) % s === 0 ? (o + pad - k) / s : -1) : o * s + k - pad);
+  const pairs = [], starts = new Int32Array(oh * ow + 1);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = source(oy, ky, sh, pt);
+        if (iy < 0 || iy >= h) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = source(ox, kx, sw, pl);
+          if (ix >= 0 && ix < w) pairs.push((ky * kw + kx) * cin * cout, iy * w + ix);
+        }
+      }
+      starts[oy * ow + ox + 1] = pairs.length / 2;
+    }
+  }
+  return { kernel, starts, pairs: Int32Array.from(pairs), values: new Float64Array(h * w * cin),
+    rows: new Int32Array(h * w * cin), ends: new Int32Array(h * w + 1) };
 }
 
 // vae/export.py's layer types; a reshape is row-major, channels last: the same buffer.
-const LAYERS = { dense, conv2d, conv2d_transpose: conv2dTranspose, reshape: null };
+const LAYERS = { dense, conv2d: convolve, conv2d_transpose: convolve, reshape: null };
 
 // A description from vae/export.py → layers with typed arrays and preallocated buffers,
 // so decoding allocates nothing while the pointer moves. Anything this runtime cannot run
-// exactly is refused by name here, before a single point is decoded.
+// exactly is refused by name here, before a single point is decoded. The arithmetic is in
+// float64, JavaScript's own numbers: no conversion at every load.
 export function prepareDecoder(description) {
   if (description.format !== "vae-decoder/1") {
     throw new Error(`unknown decoder format ${description.format}`);
@@ -153,22 +148,23 @@ export function prepareDecoder(description) {
       throw new Error(`layer ${i} (${layer.type}): unsupported activation ${layer.activation}; ` +
         `the browser decoder runs ${Object.keys(ACTIVATIONS).join(", ")}`);
     }
+    const stored = base64ToFloat32(layer.kernel);
     return {
       ...layer,
       run: LAYERS[layer.type],
       activate: ACTIVATIONS[layer.activation],
-      kernel: base64ToFloat32(layer.kernel),
-      bias: base64ToFloat32(layer.bias),
-      out: new Float32Array(product(layer.output_shape)),
+      ...(layer.type === "dense" ? { kernel: Float64Array.from(stored) } : prepareConvolution(layer, stored)),
+      bias: Float64Array.from(base64ToFloat32(layer.bias)),
+      out: new Float64Array(product(layer.output_shape)),
     };
   });
   return { latentDim: description.latent_dim, outputShape: description.output_shape, layers };
 }
 
-// z (array of latentDim numbers) → Float32Array of the decoder's output, channels last.
+// z (array of latentDim numbers) → Float64Array of the decoder's output, channels last.
 // The returned buffer is reused by the next call: copy it to keep it.
 export function decode(decoder, z) {
-  let x = Float32Array.from(z);
+  let x = Float64Array.from(z);
   for (const layer of decoder.layers) {
     if (!layer.run) continue; // a reshape
     x = layer.run(x, layer);
