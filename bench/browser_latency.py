@@ -44,10 +44,15 @@ RECORD = """(() => {
     window.__bench = {up: null, sends: []};
     addEventListener('pointerup', () => { window.__bench.up = performance.now(); window.__bench.sends = []; }, true);
     const send = WebSocket.prototype.send;
-    WebSocket.prototype.send = function (...args) { window.__bench.sends.push(performance.now()); return send.apply(this, args); };
+    WebSocket.prototype.send = function (...args) {
+        window.__bench.sends.push(performance.now());
+        return send.apply(this, args);
+    };
 })()"""
 # The verdict on screen, as the page's clock when it was first seen (checked every frame).
 NEW_VERDICT = "el => el.dataset.z ? performance.now() : null"
+NEW_MANIFOLD = """h => { const image = document.querySelector('.st-key-manifold_chart image');
+    return image !== null && image.getAttribute('href') !== h; }"""
 OLD_VERDICT = """() => [...document.querySelectorAll('.st-key-draw_map .legendtext')]
     .some(e => e.textContent === 'your digit') ? performance.now() : null"""
 
@@ -123,9 +128,7 @@ def manifold_40(browser, url):
         page.locator(".st-key-manifold_n input[type=range]").focus()
         start = time.perf_counter()
         page.keyboard.press("ArrowRight")  # 39 → 40
-        page.wait_for_function(
-            "h => { const i = document.querySelector('.st-key-manifold_chart image'); return i && i.getAttribute('href') !== h; }",
-            arg=before, timeout=60_000, polling="raf")
+        page.wait_for_function(NEW_MANIFOLD, arg=before, timeout=60_000, polling="raf")
         return (time.perf_counter() - start) * 1000
     finally:
         context.close()

@@ -10,11 +10,11 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.browser import (DIGIT, DIGIT_PIXELS, DRAW_VIEW, dataset_of, OVERLAY, PAD, PAD_ROOT, READOUT, RECORD_POINTER_UPS,
-                               SCREENSHOTS, count_frames_sent, geometry, kept_points, model_extent,
-                               no_exceptions, open_pad, page_xy, pick_model, poll, rapid_clicks, same_points,
-                               ScriptRuns, screenshot, trail, url_point, wait_for_frame, wait_ready,
-                               wait_settled)
+from tests.e2e.browser import (DIGIT, DIGIT_PIXELS, DRAW_VIEW, OVERLAY, PAD, PAD_ROOT, READOUT,
+                               RECORD_POINTER_UPS, SCREENSHOTS, ScriptRuns, count_frames_sent, dataset_of,
+                               geometry, kept_points, model_extent, no_exceptions, open_pad, page_xy, pick_model,
+                               poll, rapid_clicks, same_points, screenshot, trail, url_point, wait_for_frame,
+                               wait_ready, wait_settled)
 
 pytestmark = pytest.mark.browser
 
@@ -298,7 +298,8 @@ def test_legend_titles_name_classes_as_the_dataset_writes_them(page, server):
     fashion = get_dataset("fashion-mnist")
     open_pad(page, server, "?model=fashion-reference")
     titles = page.locator(LEGEND_ITEMS).evaluate_all("items => items.map(b => b.title)")
-    assert titles == [f"Show or hide the test {fashion.item_noun}s labelled “{name}”" for name in fashion.class_names]
+    noun = fashion.item_noun
+    assert titles == [f"Show or hide the test {noun}s labelled “{name}”" for name in fashion.class_names]
 
 
 CANVAS_IS_SHARP = """el => el.width === Math.round(el.getBoundingClientRect().width * devicePixelRatio)"""

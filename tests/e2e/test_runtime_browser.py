@@ -116,7 +116,8 @@ def test_an_unknown_format_is_refused(runtime_page):
     assert runtime_page.evaluate(PREPARE, description) == "unknown decoder format vae-decoder/2"
 
 
-LOOKS_LIKE = "([codes, labels, z, k]) => window.runtime.looksLike(new Float32Array(codes), new Uint8Array(labels), 3, z, k)"
+LOOKS_LIKE = """([codes, labels, z, k]) =>
+    window.runtime.looksLike(new Float32Array(codes), new Uint8Array(labels), 3, z, k)"""
 
 
 def test_looks_like_votes_the_k_nearest_and_breaks_ties_to_the_nearer(runtime_page):

@@ -59,7 +59,7 @@ def render(explorer):
         drawable = " or ".join(spec.title for spec in DATASETS.values() if spec.drawable)
         st.info(f"Drawing is for datasets of strokes, like handwritten digits. {explorer.dataset.title} "
                 f"{explorer.noun}s are grey photographs, and a mouse sketch says little about where one "
-                f"would land. Pick a model of {drawable} in the sidebar to draw, or browse this one on the "
+                f"would land. Pick a model trained on {drawable} in the sidebar to draw, or browse this one on the "
                 "Test-set map.", icon=":material/draw:")
         return
     left, right = st.columns([1, 2], gap="large")
