@@ -79,8 +79,11 @@ class DrawView {
     drawImage(q("canvas.reconstruction"), decode(model.decoder, d.z), model.decoder.outputShape);
     q(".readout").textContent = `Encoded at z = ${fmtPoint(d.z)}, σ = ${fmtPoint(d.sigma)}`;
     const name = showLooksLike(q(".looks"), model, d.z);
+    const [[x0, x1], [y0, y1]] = model.extent, plot = this.plane.plot;
+    const hidden = plot && Math.max(N_SIGMA * d.sigma[0] * plot.w / (x1 - x0), N_SIGMA * d.sigma[1] * plot.h / (y1 - y0)) < 10;
     q(".hint").textContent = `★ your ${model.noun} at its z_mean; the dotted ellipse is ${N_SIGMA}σ of q(z|x), ` +
-      "the encoder's uncertainty (it holds 86% of the probability in 2-D).";
+      "the encoder's uncertainty (it holds 86% of the probability in 2-D)" +
+      (hidden ? "; here it is smaller than the star." : ".");
     this.root.dataset.label = name;
     this.root.dataset.z = JSON.stringify(d.z); // what is on show, as numbers (for tests and bench/)
   }
@@ -107,13 +110,17 @@ class DrawView {
     ctx.setLineDash([]);
     ctx.beginPath(); // a five-pointed star on top (an ellipse smaller than it is said in numbers)
     for (let i = 0; i < 10; i++) {
-      const r = i % 2 ? 3 : 7.5, a = -Math.PI / 2 + (i * Math.PI) / 5;
+      const r = i % 2 ? 4 : 10, a = -Math.PI / 2 + (i * Math.PI) / 5;
       ctx.lineTo(cx + r * Math.cos(a), cy + r * Math.sin(a));
     }
     ctx.closePath();
+    ctx.lineJoin = "round";
+    ctx.strokeStyle = "#ffffff"; // a white halo: visible on any colour of the codes
+    ctx.lineWidth = 4;
+    ctx.stroke();
     ctx.fillStyle = "#ffd400";
     ctx.strokeStyle = "#111111";
-    ctx.lineWidth = 1.2;
+    ctx.lineWidth = 1.3;
     ctx.fill();
     ctx.stroke();
     ctx.restore();
