@@ -1,124 +1,183 @@
-"""Latency of the explorer as a user feels it, measured in Chromium. Prints JSON.
+"""Latency of the explorer as a user feels it, in Chromium: this checkout against an older
+commit (the baseline), both served at once and measured in the same run, interleaved.
+Prints JSON.
 
-  pad_commit_ms      click on the pad → the kept point is back from the server (in the URL and
-                     the trail); the digit itself is drawn in the browser before that, see
-                     bench/live_pad.py
-  draw_to_marker_ms  mouse released after a stroke → the encoded marker is on the map
-                     (includes the canvas' own 200 ms debounce)
-  manifold_40_ms     grid size set to 40 → the new manifold is drawn
-  first_ready_s      `streamlit run` → first full page ready (see bench/first_page.py for the pad)
+  draw_to_verdict_ms   mouse released after a stroke → the verdict is on screen: today the
+                       drawing's point on the Draw tab's plane (the view's data-z), in the
+                       baseline the "your digit" marker on its plotly map. It includes the
+                       drawing canvas' own 200 ms debounce (streamlit-drawable-canvas sends a
+                       stroke 200 ms after the last change), so it is split in two:
+    up_to_send_ms      mouse up → the canvas sends the drawing (the debounce)
+    send_to_verdict_ms the drawing sent → the verdict drawn: the server, what it sends back
+                       and the page's drawing of it; the part this app controls
+    received_bytes     what the page received per stroke
+  pad_commit_ms        click on the pad → the kept point is back from the server (in the trail)
+  manifold_40_ms       grid size set to 40 → the new manifold is drawn
 
-Baseline, measured in the same run: the same pad clicks against a server started
-with VAE_NO_GC_FREEZE=1, i.e. without the gc.freeze() after loading the model.
-Commits are measured once the Keras model has loaded in the background.
+Each stroke is a fresh page (a new session) on the Draw tab; one unmeasured stroke per server
+first, which also waits for the Keras model's background load.
 
-Usage: python bench/browser_latency.py [--clicks 15] [--no-baseline]
+The baseline is the code at --baseline (default: the last commit whose Draw tab sent a plotly
+map of the 10,000 test codes after every stroke), taken with `git archive` into a temporary
+directory and started from there.
+
+Usage: python bench/browser_latency.py [--baseline REF] [--strokes 8] [--clicks 10]
 """
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, ScriptRuns,  # noqa: E402
+                               checkout, page_xy, start_server, stop_server, trail, wait_ready)
 
-TRAIL = "JSON.parse(document.querySelector('.st-key-latent_pad .vae-pad')?.dataset.trail || '[]').length"
+PLOTLY_DRAW_MAP = "59fdf54"
+# The page's clock at every pointer-up and websocket send (the canvas' drawing is the first
+# send after the pointer-up).
+RECORD = """(() => {
+    window.__bench = {up: null, sends: []};
+    addEventListener('pointerup', () => { window.__bench.up = performance.now(); window.__bench.sends = []; }, true);
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (...args) {
+        window.__bench.sends.push(performance.now());
+        return send.apply(this, args);
+    };
+})()"""
+# The verdict on screen, as the page's clock when it was first seen (checked every frame).
+NEW_VERDICT = "el => el.dataset.z ? performance.now() : null"
+NEW_MANIFOLD = """h => { const image = document.querySelector('.st-key-manifold_chart image');
+    return image !== null && image.getAttribute('href') !== h; }"""
+OLD_VERDICT = """() => [...document.querySelectorAll('.st-key-draw_map .legendtext')]
+    .some(e => e.textContent === 'your digit') ? performance.now() : null"""
 
 
-def pad_clicks(page, url, clicks):
-    page.goto(url + "/")
-    wait_ready(page)
-    page.wait_for_selector(".st-key-latent_pad .vae-pad[data-ready=true]")
-    page.wait_for_timeout(12_000)  # let the Keras model finish loading in the background first
-    area = page.locator(".st-key-latent_pad canvas.overlay").bounding_box()
-    times = []
-    for i in range(clicks):
-        before = page.evaluate(TRAIL)
-        fx, fy = 0.2 + 0.6 * ((i * 7) % 11) / 10, 0.2 + 0.6 * ((i * 3) % 7) / 6
-        start = time.perf_counter()
-        page.mouse.click(area["x"] + fx * area["width"], area["y"] + fy * area["height"])
-        page.wait_for_function(f"n => {TRAIL} > n", arg=before, timeout=30_000, polling="raf")
-        times.append((time.perf_counter() - start) * 1000)
-        wait_ready(page)
-    return times
+def stroke(page, i):
+    """A slanted "1" on the canvas, a little to the side each time; returns once the mouse is up."""
+    box = page.locator(".st-key-canvas_0 canvas.upper-canvas").bounding_box()
+    x, y = box["x"] + 100 + 12 * (i % 8), box["y"] + 40
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 25):
+        page.mouse.move(x - k * 0.5, y + k * 8)
+    page.mouse.up()
 
 
-def draw_to_marker(page, url, strokes=5):
-    times = []
-    for i in range(strokes):
+def draw_once(browser, url, baseline, i):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.add_init_script(RECORD)
+        runs = ScriptRuns(page)
         page.goto(url + "/?view=Draw")
-        wait_ready(page)
-        box = page.locator(".st-key-canvas_0 canvas.upper-canvas").bounding_box()
-        x, y = box["x"] + 100 + 20 * i, box["y"] + 40
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for k in range(1, 25):
-            page.mouse.move(x + k, y + k * 8)
+        wait_ready(page, timeout=180_000)
+        page.locator(".st-key-canvas_0 canvas.upper-canvas").wait_for(timeout=120_000)
+        if not baseline:
+            page.locator(f"{DRAW_VIEW}[data-ready=true]").wait_for(timeout=120_000)
+        received = len(runs.received)
+        stroke(page, i)
+        if baseline:
+            verdict = page.wait_for_function(OLD_VERDICT, timeout=120_000, polling="raf").json_value()
+        else:
+            view = page.locator(DRAW_VIEW).element_handle()
+            verdict = page.wait_for_function(NEW_VERDICT, arg=view, timeout=120_000, polling="raf").json_value()
+        marks = page.evaluate("window.__bench")
+        sent = marks["sends"][0]
+        return {"draw_to_verdict_ms": verdict - marks["up"], "up_to_send_ms": sent - marks["up"],
+                "send_to_verdict_ms": verdict - sent, "received_bytes": sum(map(len, runs.received[received:]))}
+    finally:
+        context.close()
+
+
+def pad_clicks(browser, url, clicks):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(url + "/")
+        wait_ready(page, timeout=180_000)
+        page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
+        box = page.locator(OVERLAY).bounding_box()
+        times = []
+        for i in range(clicks):
+            before = len(trail(page))
+            start = time.perf_counter()
+            page.mouse.click(*page_xy(box, 0.1 + 0.8 * ((i * 7) % 11) / 10, 0.1 + 0.8 * ((i * 3) % 7) / 6))
+            root = page.locator(PAD_ROOT).element_handle()
+            page.wait_for_function("([el, n]) => JSON.parse(el.dataset.trail).length > n", arg=[root, before],
+                                   timeout=30_000, polling="raf")
+            times.append((time.perf_counter() - start) * 1000)
+            wait_ready(page)
+        return times
+    finally:
+        context.close()
+
+
+def manifold_40(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(url + "/?view=Manifold&manifold_n=39")
+        wait_ready(page, timeout=180_000)
+        page.locator(".st-key-manifold_chart image").first.wait_for(timeout=120_000)
+        before = page.locator(".st-key-manifold_chart image").first.get_attribute("href")
+        page.locator(".st-key-manifold_n input[type=range]").focus()
         start = time.perf_counter()
-        page.mouse.up()
-        page.wait_for_function(
-            "[...document.querySelectorAll('.st-key-draw_map .legendtext')].some(e => e.textContent === 'your digit')",
-            timeout=30_000, polling="raf")
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+        page.keyboard.press("ArrowRight")  # 39 → 40
+        page.wait_for_function(NEW_MANIFOLD, arg=before, timeout=60_000, polling="raf")
+        return (time.perf_counter() - start) * 1000
+    finally:
+        context.close()
 
 
-def manifold_40(page, url):
-    page.goto(url + "/?view=Manifold&manifold_n=39")
-    wait_ready(page)
-    before = page.evaluate("document.querySelector('.st-key-manifold_chart image')?.getAttribute('href')")
-    page.locator(".st-key-manifold_n input[type=range]").focus()
-    start = time.perf_counter()
-    page.keyboard.press("ArrowRight")  # 39 → 40
-    page.wait_for_function(
-        "h => { const i = document.querySelector('.st-key-manifold_chart image'); return i && i.getAttribute('href') !== h; }",
-        arg=before, timeout=30_000, polling="raf")
-    wait_ready(page)
-    return (time.perf_counter() - start) * 1000
-
-
-def summary(times):
-    return {"median": round(statistics.median(times), 1), "min": round(min(times), 1),
-            "max": round(max(times), 1), "n": len(times)}
+def summary(values):
+    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1),
+            "max": round(max(values), 1), "n": len(values)}
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clicks", type=int, default=15)
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--baseline", default=PLOTLY_DRAW_MAP, help="the git ref to compare with")
+    parser.add_argument("--strokes", type=int, default=8)
+    parser.add_argument("--clicks", type=int, default=10)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    result = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        started = time.perf_counter()
-        proc, url, _ = start_server()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vae-baseline-") as tmp:
+        servers = {"new": start_server(), "baseline": start_server(cwd=checkout(args.baseline, Path(tmp)))}
         try:
-            page.goto(url + "/")
-            wait_ready(page, timeout=180_000)
-            page.wait_for_selector(".st-key-latent_pad .vae-pad[data-ready=true]")
-            result["first_ready_s"] = round(time.perf_counter() - started, 2)
-            result["pad_commit_ms"] = summary(pad_clicks(page, url, args.clicks))
-            result["draw_to_marker_ms"] = summary(draw_to_marker(page, url))
-            result["manifold_40_ms"] = round(manifold_40(page, url), 1)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for name, (_, url, _) in servers.items():  # warm up: the Keras model loads on the first stroke
+                    draw_once(browser, url, name == "baseline", 0)
+                strokes = {name: [] for name in servers}
+                for i in range(args.strokes):  # interleaved, so that load and warmth favour neither
+                    for name, (_, url, _) in servers.items():
+                        strokes[name].append(draw_once(browser, url, name == "baseline", i + 1))
+                clicks = {name: pad_clicks(browser, url, args.clicks) for name, (_, url, _) in servers.items()}
+                manifold = {name: manifold_40(browser, url) for name, (_, url, _) in servers.items()}
+                browser.close()
         finally:
-            stop_server(proc)
-        if not args.no_baseline:
-            proc, url, _ = start_server({"VAE_NO_GC_FREEZE": "1"})
-            try:
-                page.goto(url + "/")
-                wait_ready(page, timeout=180_000)
-                result["baseline_no_gc_freeze_pad_commit_ms"] = summary(pad_clicks(page, url, args.clicks))
-            finally:
+            for proc, _, _ in servers.values():
                 stop_server(proc)
-            result["pad_speedup_vs_baseline"] = round(
-                result["baseline_no_gc_freeze_pad_commit_ms"]["median"] / result["pad_commit_ms"]["median"], 2)
-        browser.close()
+    result = {"baseline_ref": args.baseline}
+    for name in servers:
+        result[name] = {key: summary([s[key] for s in strokes[name]]) for key in strokes[name][0]}
+        result[name]["pad_commit_ms"] = summary(clicks[name])
+        result[name]["manifold_40_ms"] = round(manifold[name], 1)
+    result["draw_to_verdict_speedup"] = round(result["baseline"]["draw_to_verdict_ms"]["median"]
+                                              / result["new"]["draw_to_verdict_ms"]["median"], 2)
+    result["send_to_verdict_speedup"] = round(result["baseline"]["send_to_verdict_ms"]["median"]
+                                              / result["new"]["send_to_verdict_ms"]["median"], 2)
+    result["received_bytes_ratio"] = round(result["baseline"]["received_bytes"]["median"]
+                                           / result["new"]["received_bytes"]["median"], 1)
+    result["total_s"] = round(time.monotonic() - started, 1)
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
 
 

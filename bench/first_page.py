@@ -30,9 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import (CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, _free_port, stop_server,  # noqa: E402
-                                wait_ready)
-from tests.e2e.test_live_pad_browser import DIGIT, OVERLAY, PAD_ROOT, READOUT, page_xy  # noqa: E402
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DIGIT, OVERLAY, PAD_ROOT, READOUT, REPO_ROOT,  # noqa: E402
+                               free_port, page_xy, stop_server, wait_ready)
 
 
 OLD_PATH_PAGE = """
@@ -61,7 +60,7 @@ def old_path_page(folder):
 
 
 def first_page(browser, env_extra, timeout_s=240, script="app.py"):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vae-bench-first-page-{port}.log"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env_extra}

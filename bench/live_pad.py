@@ -24,8 +24,12 @@ One `streamlit run app.py` server; every run opens fresh browser sessions on it.
                            how far apart the clicks really were
   clicks_6_pages_in_page   the same, with the clicks dispatched in each page exactly 150 ms
                            apart (synthetic pointer events on the pad)
+  hover_ms_by_model        vae-pad-hover's median over the in-page sweep, for every shipped model,
+                           on this checkout and on a baseline (--baseline, a git ref: by default
+                           the runtime before its convolutions were blocked) served at the same
+                           time from a `git archive` of it; the two alternate model by model
 
-Usage: python bench/live_pad.py [--runs 2] [--sweep-s 2]
+Usage: python bench/live_pad.py [--runs 2] [--sweep-s 2] [--baseline REF]
 """
 import argparse
 import json
@@ -33,14 +37,17 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
-from tests.e2e.test_live_pad_browser import (MARGIN, OVERLAY, PAD_ROOT, count_frames_sent,  # noqa: E402
-                                             page_xy, rapid_clicks)
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT, checkout,  # noqa: E402
+                               count_frames_sent, page_xy, rapid_clicks, start_server, stop_server,
+                               wait_for_frame, wait_ready)
+
+UNBLOCKED_CONVOLUTIONS = "59fdf54"
 
 RAF_COUNTER = """() => {
     window.__raf = [];
@@ -123,15 +130,33 @@ def plot_box(box):
     return {"x": tl[0], "y": tl[1], "width": br[0] - tl[0], "height": br[1] - tl[1]}
 
 
-def hover_run(browser, url, seconds):
+def open_pad(browser, url, model=None):
+    """A fresh session on the pad (of `model`, or the default), once its first messages are sent;
+    returns (context, page, frames sent)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    sent = count_frames_sent(page)
+    page.goto(url + "/" + (f"?model={model}" if model else ""))
+    wait_ready(page, timeout=180_000)
+    page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
+    wait_for_frame(page, sent, '"have"', timeout=120)  # the model data's receipt: the first page's last message
+    return context, page, sent
+
+
+def hover_of(browser, url, model, seconds):
+    """vae-pad-hover over an in-page sweep of `model`'s pad."""
+    context, page, _ = open_pad(browser, url, model)
     try:
-        page = context.new_page()
-        sent = count_frames_sent(page)
-        page.goto(url + "/")
-        wait_ready(page, timeout=180_000)
-        page.locator(f"{PAD_ROOT}[data-ready=true]").wait_for(timeout=120_000)
-        page.wait_for_timeout(1000)  # the model data's receipt and the background load's start are sent
+        page.evaluate(CLEAR_MEASURES, HOVER)
+        in_page_sweep(page.locator(OVERLAY), seconds, MARGIN)
+        return stats(page.evaluate(MEASURES, HOVER)["vae-pad-hover"])
+    finally:
+        context.close()
+
+
+def hover_run(browser, url, seconds):
+    context, page, sent = open_pad(browser, url)
+    try:
         title = page.locator("h1").first
         overlay = page.locator(OVERLAY)
         no_margin = {"left": 0, "right": 0, "top": 0, "bottom": 0}
@@ -195,29 +220,40 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--sweep-s", type=float, default=2.0)
+    parser.add_argument("--baseline", default=UNBLOCKED_CONVOLUTIONS, help="the git ref to compare hovers with")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     from vae.explorer import open_explorer
     from vae.settings import models_dir
-    from vae.store import DEFAULT_MODEL
+    from vae.store import DEFAULT_MODEL, list_model_dirs
 
     extent = open_explorer(models_dir() / DEFAULT_MODEL).extent()
+    models = [d.name for d in list_model_dirs()]
     started = time.monotonic()
-    proc, url, _ = start_server()
     runs = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for _ in range(args.runs):
-                run = hover_run(browser, url, args.sweep_s)
-                run["clicks_1_page"] = click_summary(rapid_clicks(url, extent, pages=1))
-                run["clicks_6_pages"] = click_summary(rapid_clicks(url, extent, pages=6))
-                run["clicks_6_pages_in_page"] = click_summary(rapid_clicks(url, extent, pages=6, in_page=True))
-                runs.append(run)
-            browser.close()
-    finally:
-        stop_server(proc)
+    with tempfile.TemporaryDirectory(prefix="vae-baseline-") as tmp:
+        servers = {"new": start_server(), "baseline": start_server(cwd=checkout(args.baseline, tmp))}
+        url = servers["new"][1]
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for _ in range(args.runs):
+                    run = hover_run(browser, url, args.sweep_s)
+                    run["clicks_1_page"] = click_summary(rapid_clicks(url, extent, pages=1))
+                    run["clicks_6_pages"] = click_summary(rapid_clicks(url, extent, pages=6))
+                    run["clicks_6_pages_in_page"] = click_summary(rapid_clicks(url, extent, pages=6, in_page=True))
+                    run["hover_ms_by_model"] = {}
+                    for model in models:
+                        medians = {name: hover_of(browser, server_url, model, args.sweep_s)["median"]
+                                   for name, (_, server_url, _) in servers.items()}
+                        medians["speedup"] = round(medians["baseline"] / medians["new"], 2)
+                        run["hover_ms_by_model"][model] = medians
+                    runs.append(run)
+                browser.close()
+        finally:
+            for proc, _, _ in servers.values():
+                stop_server(proc)
     ranges = {name: span(runs, path) for name, path in {
         "hover_ms_median": ("hover_ms", "median"), "hover_ms_p95": ("hover_ms", "p95"),
         "hover_from_event_ms_median": ("hover_from_event_ms", "median"),
@@ -230,6 +266,8 @@ def main():
         "sweep_playwright_ws_frames_sent": ("sweep_playwright", "ws_frames_sent"),
         "clicks_1_page_lost": ("clicks_1_page", "lost"), "clicks_6_pages_lost": ("clicks_6_pages", "lost"),
         "clicks_6_pages_in_page_lost": ("clicks_6_pages_in_page", "lost"),
+        **{f"hover_ms_{model}_{name}": ("hover_ms_by_model", model, name)
+           for model in models for name in ("new", "baseline", "speedup")},
     }.items()}
     print(json.dumps({"runs": runs, "ranges": ranges, "total_s": round(time.monotonic() - started, 1),
                       "load_average_1min": round(os.getloadavg()[0], 2)}, indent=2))

@@ -26,8 +26,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
-from tests.e2e.test_live_pad_browser import OVERLAY, PAD, PAD_ROOT, READOUT, page_xy  # noqa: E402
+from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, READOUT,  # noqa: E402
+                               page_xy, start_server, stop_server, wait_ready)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 PNG_PREFERRED_UP_TO = 1.25  # keep the crisp PNG unless it is this much bigger than the WebP
@@ -146,7 +146,7 @@ def draw_shot(page, url, out_dir):
     for x, y in stroke[1:]:
         page.mouse.move(box["x"] + x * w, box["y"] + y * h, steps=2)
     page.mouse.up()
-    page.wait_for_selector(".st-key-draw_reconstruction img", timeout=60_000)
+    page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=60_000)
     settle(page)
     return [save_still(page.screenshot(), out_dir, "draw")], {}
 

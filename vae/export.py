@@ -2,7 +2,7 @@
 
 The browser decodes while the pointer moves, so it needs the decoder without
 TensorFlow: this module turns a functional Keras decoder into a versioned
-description that a few dozen lines of JavaScript (vae/ui/latent_view/decoder.js)
+description that a few dozen lines of JavaScript (vae/ui/latent_view/runtime.js)
 can run. `numpy_decode` runs the same description in NumPy: it is the oracle that
 ties the description's meaning to Keras, layer by layer.
 

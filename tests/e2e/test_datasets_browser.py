@@ -2,19 +2,12 @@
 colours, the manifold, and whether drawing is offered."""
 import pytest
 
-from tests.e2e.conftest import no_exceptions, screenshot, wait_ready
-from vae.config import recorded_dataset
-from vae.datasets import get_dataset
-from vae.store import read_metadata, resolve_model_dir
+from tests.e2e.browser import dataset_of, no_exceptions, pick_model, screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
 
 MNIST_MODEL, FASHION_MODEL = "reference", "fashion-reference"
 SWATCHES = "items => items.map(b => [b.innerText.trim(), getComputedStyle(b.querySelector('.swatch')).backgroundColor])"
-
-
-def spec_of(name):
-    return get_dataset(recorded_dataset(read_metadata(resolve_model_dir(name))))
 
 
 def rgb(hex_colour):
@@ -27,20 +20,13 @@ def pad_legend(page):
     return page.locator(".st-key-latent_pad .legend-item").evaluate_all(SWATCHES)
 
 
-def pick_model(page, name):
-    page.get_by_role("combobox", name="Active model").click()
-    page.get_by_role("option").filter(has_text=f"{name} ").first.click()
-    page.wait_for_function("n => new URL(location.href).searchParams.get('model') === n", arg=name)
-    wait_ready(page)
-
-
 def manifold_image(page):
     page.wait_for_selector(".st-key-manifold_chart image")
     return page.locator(".st-key-manifold_chart image").first.get_attribute("href")
 
 
 def test_switching_the_model_switches_the_dataset_everywhere(page, server):
-    mnist, fashion = spec_of(MNIST_MODEL), spec_of(FASHION_MODEL)
+    mnist, fashion = dataset_of(MNIST_MODEL), dataset_of(FASHION_MODEL)
     assert mnist.name != fashion.name, "the shipped models must cover two datasets"
     page.goto(server + f"/?model={MNIST_MODEL}&z=0.5,-0.5")
     wait_ready(page)

@@ -1,11 +1,11 @@
-"""The browser decoder (vae/ui/latent_view/decoder.js) against Keras, in real Chromium.
+"""The browser decoder (vae/ui/latent_view/runtime.js) against Keras, in real Chromium.
 
 For every model shipped in models/, 64 points on an 8×8 grid across the model's extent
 are decoded by the page's JavaScript and by Keras: every pixel must agree within 1e-4,
 and the page's "looks like" label must equal Python's. The check must be able to fail,
 so two mutated descriptions (a transposed kernel, padding off by one) must break it.
 
-One browser page for all models: decoder.js is loaded once as an ES module, and each
+One browser page for all models: runtime.js is loaded once as an ES module, and each
 model's payload (what a real page receives) is handed to it through page.evaluate.
 """
 import copy
@@ -14,13 +14,13 @@ import json
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT
+from tests.e2e.browser import REPO_ROOT
 from vae.export import b64_float32, from_b64_float32, numpy_decode
 from vae.store import list_model_dirs
 
 pytestmark = pytest.mark.browser
 
-DECODER_JS = REPO_ROOT / "vae" / "ui" / "latent_view" / "decoder.js"
+RUNTIME_JS = REPO_ROOT / "vae" / "ui" / "latent_view" / "runtime.js"
 TOLERANCE = 1e-4
 GRID = 8
 MODEL_DIRS = list_model_dirs(REPO_ROOT / "models")
@@ -56,8 +56,8 @@ def grid_points(extent, n=GRID):
 def decoder_page(browser):
     context = browser.new_context()
     page = context.new_page()
-    page.set_content("<!doctype html><title>decoder.js parity</title><body></body>")
-    exports = page.evaluate(LOAD_MODULE, DECODER_JS.read_text())
+    page.set_content("<!doctype html><title>runtime.js parity</title><body></body>")
+    exports = page.evaluate(LOAD_MODULE, RUNTIME_JS.read_text())
     assert {"prepareDecoder", "decode", "looksLike", "modelFromPayload"} <= set(exports)
     yield page
     context.close()

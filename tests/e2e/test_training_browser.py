@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, no_exceptions, screenshot, start_server, stop_server, wait_ready
+from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, start_server, stop_server, wait_ready
 
 pytestmark = pytest.mark.browser
 

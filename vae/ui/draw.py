@@ -1,13 +1,14 @@
-"""Draw a digit, see what the model sees, where it lands in z-space, and what comes back."""
-import numpy as np
+"""Draw a digit, see what the model sees, where it lands in z-space, and what comes back.
+
+The plane is the latent pad's own (vae.ui.latent_view): the page already holds the test
+codes and the decoder, so a stroke sends back only z, σ and the model's input.
+"""
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from vae.datasets import DATASETS
 from vae.drawing import BOX, SIZE, DrawingError, decode_canvas_png, preprocess_drawing
-from vae.figures import map_figure, set_overlays
-from vae.latent import sigma_ellipse
-from vae.ui.images import show_digit
-from vae.ui.state import session_figure
+from vae.ui.latent_view import latent_draw
 
 CANVAS_PX = 280
 
@@ -55,12 +56,13 @@ def _drawing(result, size):
 def render(explorer):
     # A fragment: a stroke reruns this section only.
     if not explorer.dataset.drawable:
+        drawable = " or ".join(spec.title for spec in DATASETS.values() if spec.drawable)
         st.info(f"Drawing is for datasets of strokes, like handwritten digits. {explorer.dataset.title} "
                 f"{explorer.noun}s are grey photographs, and a mouse sketch says little about where one "
-                "would land. Pick an MNIST model in the sidebar to draw, or browse this one on the "
+                f"would land. Pick a model trained on {drawable} in the sidebar to draw, or browse this one on the "
                 "Test-set map.", icon=":material/draw:")
         return
-    left, right = st.columns([1, 1.7], gap="large")
+    left, right = st.columns([1, 2], gap="large")
     with left:
         st.markdown(f"**Draw a {explorer.noun}**")
         st.space("small")  # the canvas toolbar floats above the canvas: keep it off the text
@@ -72,33 +74,14 @@ def render(explorer):
         drawing = _drawing(result, explorer.image_shape[0])
         if drawing is None or drawing.is_blank:
             st.session_state.pop("drawn", None)
-            st.info(drawing.message if drawing is not None and drawing.message
-                    else f"Draw a {explorer.noun} on the canvas above.", icon=":material/draw:")
-            z_mean = z_log_var = None
+            if drawing is not None and drawing.message:  # ink, but nothing to encode (the plane says what to do)
+                st.info(drawing.message, icon=":material/draw:")
         else:
             z_mean, z_log_var = explorer.encode(drawing.image)
             st.session_state["drawn"] = {"z_mean": z_mean, "z_log_var": z_log_var, "image": drawing.image}
-            a, b = st.columns(2)
-            with a, st.container(key="draw_input"):
-                show_digit(drawing.image, size=112, caption="what the model sees")
-            with b, st.container(key="draw_reconstruction"):
-                show_digit(explorer.decode_one(z_mean), size=112, caption="reconstruction")
-            looks = explorer.looks_like(z_mean)
-            looks_name = explorer.class_names[looks.label]
-            sigma = np.exp(0.5 * z_log_var)
-            st.markdown(f"Encoded at **z = ({z_mean[0]:.2f}, {z_mean[1]:.2f})**, "
-                        f"σ = ({sigma[0]:.2f}, {sigma[1]:.2f}).  \n"
-                        f"Looks like a **{looks_name}**: {looks.share:.0%} of its {len(looks.neighbours)} "
-                        f"nearest test {explorer.noun}s in latent space are {looks_name}s.")
             side = explorer.image_shape[0]
             box = round(side * BOX / SIZE)
-            st.caption(f"The input is cropped, fit into {box}×{box} and "
-                       f"centred by mass in {side}×{side}, as MNIST was made.")
+            st.caption(f"The input is cropped, fit into {box}×{box} and centred by mass in {side}×{side}, "
+                       f"as {explorer.dataset.title} was made.")
     with right:
-        fig = session_figure("draw_map", explorer, lambda: map_figure(
-            explorer.z_test, explorer.y_test, explorer.extent(), height=600, spec=explorer.dataset))
-        set_overlays(fig, highlight=z_mean,
-                     ellipse=sigma_ellipse(z_mean, z_log_var, n_sigma=2) if z_mean is not None else None)
-        st.plotly_chart(fig, key="draw_map", config={"displaylogo": False})
-        st.caption(f"★ your {explorer.noun} at its z_mean; the dotted ellipse is 2σ of q(z|x), the encoder's "
-                   "uncertainty (it holds 86% of the probability in 2-D).")
+        latent_draw(explorer, key="draw_view", drawn=st.session_state.get("drawn"))

@@ -1,10 +1,13 @@
-"""Views that decode in the browser: the latent pad and the line between two codes.
+"""Views that decode in the browser: the latent pad, the line between two codes, and the
+Draw tab's plane.
 
-Each is a Streamlit custom component (v2, no iframe) whose JavaScript is decoder.js,
-the shared runtime, followed by the view's own file. The model's browser data (the
-exported decoder and the test codes) goes to the page once: a view confirms it holds a
-model through its "have" state, and after that the data is left out of every rerun.
+Each is a Streamlit custom component (v2, no iframe) whose JavaScript is one ES module:
+the shared files (SHARED_JS, in order: the runtime, the page's model cache, the plane and
+mounting) followed by the view's own file. The model's browser data (the exported decoder
+and the test codes) goes to the page once: a view confirms it holds a model through its
+"have" state, and after that the data is left out of every rerun.
 """
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +16,23 @@ import streamlit as st
 from vae.latent import MAX_ABS_Z
 
 HERE = Path(__file__).parent
+SHARED_JS = ("runtime.js", "models.js", "plane.js", "mount.js")
 IN_BROWSER = "_latent_models_in_browser"  # model keys this page holds
 
 
+def module_source(view):
+    """The JavaScript module of one view: the shared files, then `<view>.js`."""
+    return "\n".join((HERE / name).read_text() for name in (*SHARED_JS, f"{view}.js"))
+
+
 def _component(view):
-    js = (HERE / "decoder.js").read_text() + "\n" + (HERE / f"{view}.js").read_text()
-    return st.components.v2.component(f"vae_latent_{view}", css=(HERE / "latent_view.css").read_text(), js=js)
+    return st.components.v2.component(f"vae_latent_{view}", css=(HERE / "latent_view.css").read_text(),
+                                      js=module_source(view))
 
 
 _pad = _component("pad")
 _line = _component("line")
+_draw = _component("draw")
 
 
 def valid_point(value):
@@ -36,13 +46,13 @@ def valid_point(value):
     return z.astype("float32")
 
 
-def _state_key_declared():
-    """Streamlit lists a state value only when it has an on_<name>_change callback; ours are
-    read in the run itself (so that AppTest's session_state injection counts too)."""
-
-
 def _model_data(key, explorer, on_first_view=None):
-    """The model key, plus the model's browser data unless the page said it holds it."""
+    """The model key, plus the model's browser data unless the page said it holds it.
+
+    The views' state ("have", "commit", "t") is read here, in the run, from session_state: no
+    on_<name>_change callbacks are needed. Streamlit 1.67 delivers every state key a component
+    sets when none are declared (bidi_component/main.py: allowed_state_keys is None, and the
+    page's setStateValue sends and reruns whatever it is given)."""
     held = st.session_state.setdefault(IN_BROWSER, set())
     state = st.session_state.get(key) or {}
     if "have" in state:
@@ -62,12 +72,24 @@ def latent_pad(explorer, *, key, point, point_rev, point_source, trail, show_cod
     """Mount the pad. Its "commit" state (points kept on the page) is read by vae.ui.pad."""
     data = {**_model_data(key, explorer, on_first_view), "point": [float(v) for v in point], "point_rev": point_rev,
             "point_source": point_source, "trail": trail, "show_codes": bool(show_codes)}
-    return _pad(key=key, data=data, height="content",
-                on_commit_change=_state_key_declared, on_have_change=_state_key_declared)
+    return _pad(key=key, data=data, height="content")
 
 
 def latent_line(explorer, *, key, a, b, steps, t, labels):
     """Mount the line view: `steps` decoded points from a to b, and a slider for t."""
     data = {**_model_data(key, explorer), "a": [float(v) for v in a], "b": [float(v) for v in b],
             "steps": int(steps), "t": float(t), "labels": labels}
-    return _line(key=key, data=data, height="content", on_t_change=_state_key_declared, on_have_change=_state_key_declared)
+    return _line(key=key, data=data, height="content")
+
+
+def latent_draw(explorer, *, key, drawn):
+    """Mount the Draw tab's plane: the test codes and, when `drawn` (a dict of the drawing's
+    image, z_mean and z_log_var), where it landed, with its 2σ ellipse and reconstruction.
+    Per stroke only z, σ and the 28×28-style input travel; the page decodes the rest."""
+    shown = None
+    if drawn is not None:
+        image = np.clip(np.round(np.asarray(drawn["image"], dtype="float64") * 255), 0, 255).astype("uint8")
+        shown = {"z": [float(v) for v in drawn["z_mean"]],
+                 "sigma": [float(v) for v in np.exp(0.5 * np.asarray(drawn["z_log_var"], dtype="float64"))],
+                 "image": base64.b64encode(image.tobytes()).decode("ascii"), "shape": list(image.shape)}
+    return _draw(key=key, data={**_model_data(key, explorer), "drawn": shown}, height="content")

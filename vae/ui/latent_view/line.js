@@ -4,7 +4,6 @@
 
 const LINES = new WeakMap(); // parentElement → LineView
 
-const fmtZ = (z) => `(${z.map((v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−")).join(", ")})`;
 const lerp = (a, b, t) => [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
 
 class LineView {
@@ -13,6 +12,7 @@ class LineView {
     this.root = document.createElement("div");
     this.root.className = "vae-line";
     this.root.innerHTML = `
+      <div class="status" role="status"></div>
       <div class="strip" aria-label="decoded points along the line"></div>
       <div class="line-body">
         <div class="scrub">
@@ -27,9 +27,11 @@ class LineView {
       </div>`;
     parent.append(this.root);
     this.plane = new Plane(this.root.querySelector(".plane-slot"), "the line in the latent plane");
+    this.plane.redraw = () => this.drawPlane();
     this.slider = this.root.querySelector("input");
+    this.status = this.root.querySelector(".status");
     this.digit = this.root.querySelector("canvas.digit");
-    this.onInput = (e) => this.scrub(Number(this.slider.value), e.timeStamp);
+    this.onInput = (e) => this.model && this.scrub(Number(this.slider.value), e.timeStamp);
     this.onChange = () => this.setStateValue("t", Number(this.slider.value));
     this.slider.addEventListener("input", this.onInput);
     this.slider.addEventListener("change", this.onChange);
@@ -41,19 +43,26 @@ class LineView {
     if (!this.model) return;
     const width = this.root.clientWidth;
     const size = Math.max(220, Math.floor(Math.min(width >= 620 ? width - 260 : width, 440)));
-    if (size === this.plane.size) return;
+    if (this.plane.fits(size)) return;
     this.plane.resize(size);
+    this.drawPlane();
+  }
+
+  drawPlane() {
     this.plane.drawBase(this.model, { alpha: 0.3 });
     this.drawPath();
   }
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    const model = receiveModel(data, setStateValue);
-    if (!model) {
+    const { model, error } = receiveModel(this, data, setStateValue);
+    if (!model) { // decode nothing rather than the previous model, and say why
+      this.model = null;
       this.root.dataset.ready = "false";
+      this.status.textContent = missingModelText(data.model, error);
       return;
     }
+    this.status.textContent = "";
     const newModel = model !== this.model;
     this.model = model;
     this.a = data.a;
@@ -92,13 +101,9 @@ class LineView {
     this.t = t;
     const z = lerp(this.a, this.b, t);
     drawImage(this.digit, decode(this.model.decoder, z), this.model.decoder.outputShape);
-    const looks = looksLike(this.model.codes, this.model.labels, this.model.classNames.length, z, this.model.k);
     this.root.querySelector(".t").textContent = t.toFixed(2);
-    this.root.querySelector(".z").textContent = fmtZ(z);
-    const strong = document.createElement("strong");
-    strong.textContent = this.model.classNames[looks.label];
-    strong.style.color = this.model.colors[looks.label];
-    this.root.querySelector(".looks").replaceChildren("Looks like ", strong);
+    this.root.querySelector(".z").textContent = fmtPoint(z);
+    showLooksLike(this.root.querySelector(".looks"), this.model, z);
     this.root.dataset.t = t.toFixed(2);
     this.drawPath();
     if (eventTime !== undefined) {
@@ -142,6 +147,7 @@ class LineView {
     this.resizer.disconnect();
     this.slider.removeEventListener("input", this.onInput);
     this.slider.removeEventListener("change", this.onChange);
+    this.plane.destroy();
     this.root.remove();
   }
 }

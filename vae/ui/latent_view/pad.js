@@ -11,20 +11,21 @@ const DIGIT_PX = 224;
 const PADS = new WeakMap(); // parentElement → Pad: one instance across Streamlit's re-renders
 
 const round3 = (v) => Math.round(v * 1000) / 1000;
-const fmt = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
 
 class Pad {
   constructor(parent) {
     this.id = Math.random().toString(36).slice(2, 10);
     this.seq = 0;
     this.history = [];
-    this.hidden = new Set();
+    this.model = null;
+    this.committed = null;
     this.cursor = null; // the point under the pointer or keyboard, not committed
     this.dragging = false;
     this.measures = 0;
     this.root = document.createElement("div");
     this.root.className = "vae-pad";
     this.root.innerHTML = `
+      <div class="status" role="status"></div>
       <div class="pad-main">
         <div class="plane-slot"></div>
         <div class="legend" aria-label="classes"></div>
@@ -40,7 +41,9 @@ class Pad {
       ? "Drag a finger over the pad to decode live · lift it to keep the point"
       : "Move over the pad to decode live · click to keep a point · arrow keys move (Shift: faster), Enter keeps";
     parent.append(this.root);
-    this.plane = new Plane(this.root.querySelector(".plane-slot"), "latent pad: move to decode, click to keep");
+    this.map = new CodesPlane(this.root.querySelector(".plane-slot"), this.root.querySelector(".legend"),
+      "latent pad: move to decode, click to keep", () => this.drawOverlay());
+    this.plane = this.map.plane;
     this.digit = this.root.querySelector(".digit");
     this.listen();
     this.resizer = new ResizeObserver(() => this.layout());
@@ -55,6 +58,7 @@ class Pad {
     };
     this.handlers = {
       pointermove: (e) => {
+        if (!this.model) return;
         const handled = performance.now();
         const [x, y] = at(e);
         if (!this.dragging && !this.plane.inside(x, y)) return this.leave();
@@ -62,6 +66,9 @@ class Pad {
         this.render(e.timeStamp, handled);
       },
       pointerdown: (e) => {
+        // Only the primary button of the primary pointer keeps a point: a right-click opens the
+        // context menu, and a second finger is not a tap.
+        if (!this.model || e.button !== 0 || !e.isPrimary) return;
         const [x, y] = at(e);
         if (!this.plane.inside(x, y)) return;
         this.dragging = true;
@@ -85,6 +92,7 @@ class Pad {
       blur: () => el.classList.remove("pointer-focus"),
       keydown: (e) => {
         el.classList.remove("pointer-focus");
+        if (!this.model) return; // no plane to move on yet
         const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
         if (moves[e.key]) {
           const [[x0, x1], [y0, y1]] = this.plane.extent;
@@ -127,29 +135,18 @@ class Pad {
     const width = this.root.clientWidth;
     const wide = width >= 620;
     this.root.classList.toggle("wide", wide);
-    const size = Math.max(220, Math.floor(wide ? Math.min(width - 260, 600) : Math.min(width, 520)));
-    if (size === this.plane.size) return;
-    this.plane.resize(size);
-    this.plane.drawBase(this.model, { showCodes: this.showCodes, hidden: this.hidden });
+    this.map.fit(Math.max(220, Math.floor(wide ? Math.min(width - 260, 600) : Math.min(width, 520))));
     this.render();
   }
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    const model = receiveModel(data, setStateValue);
-    if (!model) {
-      this.root.dataset.ready = "false";
-      return;
-    }
-    const newModel = model !== this.model, newCodes = data.show_codes !== this.showCodes;
+    const { model, error } = receiveModel(this, data, setStateValue);
+    if (!model) return this.withoutModel(data.model, error);
+    const newModel = model !== this.model;
     this.model = model;
-    this.showCodes = data.show_codes;
-    if (newModel) {
-      this.hidden.clear();
-      this.plane.setExtent(model.extent);
-      this.plane.size = null; // force a redraw at the current size
-      this.rebuildLegend();
-    }
+    if (newModel) this.map.setModel(model);
+    this.map.setShowCodes(data.show_codes);
     // A point from Python (URL, inputs, sampling, model switch) moves the pad; a point
     // that came from this pad's own commits is already shown, and may be older.
     if (data.point_rev !== this.pointRev) {
@@ -159,20 +156,20 @@ class Pad {
     this.trail = data.trail || [];
     this.root.dataset.trail = JSON.stringify(this.trail);
     this.root.dataset.model = model.key;
-    if (newModel) this.layout();
-    else if (newCodes) this.plane.drawBase(model, { showCodes: this.showCodes, hidden: this.hidden });
-    this.render();
     this.root.dataset.ready = "true";
+    this.layout();
   }
 
-  rebuildLegend() {
-    const legend = this.root.querySelector(".legend");
-    legend.hidden = !this.showCodes;
-    buildLegend(legend, this.model, this.hidden, (c) => {
-      this.hidden.has(c) ? this.hidden.delete(c) : this.hidden.add(c);
-      this.rebuildLegend();
-      this.plane.drawBase(this.model, { showCodes: this.showCodes, hidden: this.hidden });
-    });
+  // The model did not reach the page (or the runtime refused it): decode nothing rather than
+  // the previous model, and say why. Python has been asked for it again (receiveModel).
+  withoutModel(key, error) {
+    this.model = null;
+    this.cursor = null;
+    this.dragging = false;
+    delete this.root.dataset.label;
+    delete this.root.dataset.model;
+    this.root.dataset.ready = "false";
+    this.root.querySelector(".status").textContent = missingModelText(key, error);
   }
 
   // Decode the point under the pointer (or the committed one) and draw it, now.
@@ -180,21 +177,15 @@ class Pad {
   // includes the browser's input queue) and from the moment our handler ran.
   render(eventTime, handled = eventTime) {
     if (!this.model || !this.plane.size || !this.committed) return;
+    this.root.querySelector(".status").textContent = "";
     const z = this.cursor ?? this.committed;
     const pixels = decode(this.model.decoder, z);
     drawImage(this.digit, pixels, this.model.decoder.outputShape);
-    const looks = looksLike(this.model.codes, this.model.labels, this.model.classNames.length, z, this.model.k);
-    const name = this.model.classNames[looks.label];
     const q = (s) => this.root.querySelector(s);
     q(".which").textContent = this.cursor ? "under the pointer:" : "kept point:";
-    q(".z0").textContent = fmt(z[0]);
-    q(".z1").textContent = fmt(z[1]);
-    q(".looks").innerHTML = "";
-    const strong = document.createElement("strong");
-    strong.textContent = name;
-    strong.style.color = this.model.colors[looks.label];
-    q(".looks").append("Looks like ", strong, ` · ${Math.round(looks.share * looks.k)} of the ${looks.k} ` +
-      `nearest test ${this.model.noun}s`);
+    q(".z0").textContent = fmtCoord(z[0]);
+    q(".z1").textContent = fmtCoord(z[1]);
+    const name = showLooksLike(q(".looks"), this.model, z);
     this.root.dataset.label = name;
     this.root.dataset.point = JSON.stringify(this.committed); // the kept point, as numbers (for tests)
     this.drawOverlay();
@@ -211,6 +202,7 @@ class Pad {
   }
 
   drawOverlay() {
+    if (!this.committed) return;
     const ctx = this.plane.overlayContext(), plane = this.plane;
     if (this.trail.length > 1) { // the points kept so far, oldest faintest
       ctx.strokeStyle = "rgba(17,17,17,0.25)";
@@ -250,6 +242,7 @@ class Pad {
   destroy() {
     this.resizer.disconnect();
     for (const [name, handler] of Object.entries(this.handlers)) this.plane.overlay.removeEventListener(name, handler);
+    this.map.destroy();
     this.root.remove();
   }
 }
