@@ -30,9 +30,6 @@ MAX_CANVAS_BYTES = 4_000_000  # its PNG is a few tens of KB
 EMPTY_MESSAGE = "Draw a {noun}: the canvas is empty."  # noun: the spec's item_noun
 DOT_MESSAGE = "That's only a dot — draw a whole {noun}."
 
-# The default dataset's field side and ink box, in pixels, for a caller without a spec at hand
-SIZE, BOX = get_dataset().image_shape[0], get_dataset().ink_box
-
 
 @dataclass(frozen=True)
 class DrawingResult:

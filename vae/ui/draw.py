@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from vae.datasets import DATASETS
-from vae.drawing import BOX, SIZE, DrawingError, decode_canvas_png, preprocess_drawing
+from vae.drawing import DrawingError, decode_canvas_png, preprocess_drawing
 from vae.ui.latent_view import latent_draw
 
 CANVAS_PX = 280
@@ -34,7 +34,7 @@ def _canvas(stroke_width):
         return st_canvas(**args, key=canvas_key())
 
 
-def _drawing(result, size):
+def _drawing(result, spec):
     """The canvas as a DrawingResult, or None when there is nothing usable; bad data gets a warning.
 
     The PNG's bytes, not the component's own `image_data`: decode_canvas_png checks the
@@ -42,7 +42,7 @@ def _drawing(result, size):
     """
     try:
         png = result.image_bytes  # base64 of at most server.maxWidgetStateSize: bounded by Streamlit
-        return None if png is None else preprocess_drawing(decode_canvas_png(png), size=size)
+        return None if png is None else preprocess_drawing(decode_canvas_png(png), spec=spec)
     except DrawingError as err:
         problem = str(err)
     except Exception as err:  # the payload comes from the browser: never let it take the page down
@@ -71,7 +71,7 @@ def render(explorer):
         c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
         c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")
-        drawing = _drawing(result, explorer.image_shape[0])
+        drawing = _drawing(result, explorer.dataset)
         if drawing is None or drawing.is_blank:
             st.session_state.pop("drawn", None)
             if drawing is not None and drawing.message:  # ink, but nothing to encode (the plane says what to do)
@@ -79,8 +79,7 @@ def render(explorer):
         else:
             z_mean, z_log_var = explorer.encode(drawing.image)
             st.session_state["drawn"] = {"z_mean": z_mean, "z_log_var": z_log_var, "image": drawing.image}
-            side = explorer.image_shape[0]
-            box = round(side * BOX / SIZE)
+            side, box = explorer.image_shape[0], explorer.dataset.ink_box
             st.caption(f"The input is cropped, fit into {box}×{box} and centred by mass in {side}×{side}, "
                        f"as {explorer.dataset.title} was made.")
     with right:
