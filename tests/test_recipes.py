@@ -14,7 +14,7 @@ from vae.recipes import DEFAULT_RECIPE, RECIPES, get_recipe, make_config
 
 
 def test_the_three_promised_recipes_exist_and_describe_themselves_in_one_line():
-    assert {"reference", "fast", "large"} <= set(RECIPES)
+    assert {"reference", "fast", "best", "large"} <= set(RECIPES)
     for name, recipe in RECIPES.items():
         assert recipe.name == name
         for text in (recipe.description, recipe.expected_time):
@@ -64,7 +64,7 @@ def test_explicit_options_win_and_none_means_not_given():
 
 
 def test_unknown_names_and_options_are_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match="unknown recipe 'quick'; known: reference, fast"):
+    with pytest.raises(ValueError, match="unknown recipe 'quick'; known: reference, fast, best, large"):
         make_config("quick")
     with pytest.raises(ValueError, match="unknown training options: epoch"):
         make_config("fast", epoch=3)
