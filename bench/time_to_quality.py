@@ -22,6 +22,7 @@ the ratio of each round and their range are reported. A PNG draws every curve
 bench/results/time_to_quality.jsonl.
 
 Usage: python bench/time_to_quality.py [--rounds 2] [--target 154.9] [--png PATH]
+       python bench/time_to_quality.py --replot OUTPUT.json --png PATH   (redraw only)
        python bench/time_to_quality.py --one fast [--options '{"epochs": 8}']   (one run, JSON)
 """
 import argparse
@@ -79,6 +80,10 @@ def time_to_target(curve, target):
     return None, None
 
 
+def time_to_target_point(curve, target):
+    return next(p["neg_elbo"] for p in curve if p["neg_elbo"] <= target)
+
+
 def run_config(config, arrays, target, stop_at_target=False, label=""):
     """Train `config` with the quality clock; the curve, time to target and final metrics."""
     from vae.evaluate import evaluate
@@ -132,11 +137,17 @@ def plot(runs, target, path):
         xs = [p["seconds"] for p in run["curve"]]
         ys = [p["neg_elbo"] for p in run["curve"]]
         style = "-" if run["round"] == 1 else "--"
-        ax.plot(xs, ys, style, marker=".", color=colours[run["role"]],
-                label=f"{run['recipe']} (round {run['round']})")
+        seconds = run["seconds_to_target"]
+        label = f"{run['recipe']} (round {run['round']}): " + (f"{seconds:.0f} s to target" if seconds
+                                                                 else "target not reached")
+        ax.plot(xs, ys, style, marker=".", color=colours[run["role"]], label=label)
+        if seconds:
+            ax.plot([seconds], [time_to_target_point(run["curve"], target)], "o", markersize=8,
+                    markerfacecolor="none", color=colours[run["role"]])
     ax.axhline(target, color="black", linewidth=0.8)
-    ax.text(ax.get_xlim()[1], target, f" target {target}", va="bottom", ha="right", fontsize=8)
-    ax.set_ylim(target - 12, target + 45)
+    ax.text(ax.get_xlim()[1], target, f"target {target} ", va="bottom", ha="right", fontsize=8)
+    lowest = min(p["neg_elbo"] for run in runs for p in run["curve"])
+    ax.set_ylim(min(lowest, target) - 2, target + 35)
     ax.set_xlabel("training wall time (s), evaluation excluded")
     ax.set_ylabel("held-out test -ELBO (nats / image)")
     ax.set_title("Time to quality on MNIST, 2 CPU cores (shared)")
@@ -157,10 +168,15 @@ def main(argv=None):
     parser.add_argument("--max-epochs", type=int, default=60,
                         help="the baseline's cap while it runs to the target (constant rate: same curve)")
     parser.add_argument("--png", default=str(RESULTS / "time_to_quality.png"))
+    parser.add_argument("--replot", metavar="JSON", help="only redraw the PNG from a saved output")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child's job: one recipe
     parser.add_argument("--options", default="{}", help="with --one: TrainConfig overrides as JSON")
     parser.add_argument("--stop-at-target", action="store_true", help="with --one: stop once reached")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        plot(saved["runs"], saved["target"], args.png)
+        return 0
     if args.one:
         print(json.dumps(run_one(args.one, json.loads(args.options), args.target, args.stop_at_target)))
         return 0
