@@ -19,13 +19,14 @@ Usage: python bench/physical_limit.py [--n 4096] [--seconds 5] [--rounds 2] [--t
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.child import run_json  # noqa: E402
 
 
 def timed_calls(multiply, seconds):
@@ -98,11 +99,8 @@ def training_rate(arch, train_images):
 
 def run_in_child(engine, args):
     """Each measurement in a fresh Python: thread settings must be made before TensorFlow starts."""
-    cmd = [sys.executable, __file__, "--engine", engine, "--n", str(args.n), "--seconds", str(args.seconds),
-           "--train-images", str(args.train_images)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_json(__file__, "--engine", engine, "--n", args.n, "--seconds", args.seconds,
+                    "--train-images", args.train_images)
 
 
 def main(argv=None):

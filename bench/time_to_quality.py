@@ -29,13 +29,14 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.child import run_json  # noqa: E402
 
 TARGET = 154.9  # models/reference's final test -ELBO (README, its model card)
 RESULTS = REPO / "bench" / "results"
@@ -118,13 +119,8 @@ def run_one(recipe, options, target, stop_at_target):
 
 
 def run_in_child(recipe, options, target, stop_at_target):
-    """One run in a fresh Python (no TensorFlow state shared); its JSON is its last line."""
-    cmd = [sys.executable, __file__, "--one", recipe, "--options", json.dumps(options), "--target", str(target)]
-    if stop_at_target:
-        cmd.append("--stop-at-target")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_json(__file__, "--one", recipe, "--options", json.dumps(options), "--target", target,
+                    *(["--stop-at-target"] if stop_at_target else []))
 
 
 def plot(runs, target, path):
