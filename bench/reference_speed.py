@@ -21,14 +21,14 @@ Usage: python bench/reference_speed.py [--epochs 10] [--repeats 2] [--limit N] [
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.child import run_json  # noqa: E402
 
 
 def post_model():
@@ -175,12 +175,8 @@ SIDES = {"post": run_post, "vae_train": run_vae_train}
 
 def run_side(side, args):
     """One side in a fresh Python: its JSON is the last line it prints."""
-    cmd = [sys.executable, __file__, "--side", side, "--epochs", str(args.epochs), "--seed", str(args.seed)]
-    if args.limit:
-        cmd += ["--limit", str(args.limit)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_json(__file__, "--side", side, "--epochs", args.epochs, "--seed", args.seed,
+                    *(["--limit", args.limit] if args.limit else []))
 
 
 def main(argv=None):

@@ -57,6 +57,23 @@ def test_the_shipped_reference_decoder_matches_keras():
     json.dumps(description)  # it travels as JSON
 
 
+SHIPPED = [d for d in sorted((REPO_ROOT / "models").iterdir()) if (d / "model.keras").is_file()]
+MAX_MODEL_BYTES = 5_000_000
+
+
+@pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda d: d.name)
+def test_every_shipped_model_ships_current_browser_files_that_match_keras(model_dir):
+    from vae.browser_files import read_browser_files
+    from vae.model import load_vae
+    assert (model_dir / "model.keras").stat().st_size < MAX_MODEL_BYTES
+    shipped = read_browser_files(model_dir)
+    assert shipped is not None, f"{model_dir.name}: decoder.json or test_codes.npz missing or stale"
+    model = load_vae(model_dir / "model.keras")
+    description = shipped[0]
+    assert description["layers"] == describe_decoder(model.decoder)["layers"]
+    assert np.abs(numpy_decode(description, Z)[..., 0] - model.decode(Z)).max() < 1e-5
+
+
 def test_a_transposed_kernel_or_a_shifted_pad_breaks_the_match():
     model = decoder(layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
                     layers.Conv2D(1, 3, padding="same", activation="sigmoid"))

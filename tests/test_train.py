@@ -276,3 +276,65 @@ def test_unknown_kl_reduction_is_an_argparse_error(capsys):
         train.main(["--kl-reduction", "median"])
     assert exit_info.value.code == 2
     assert "kl-reduction" in capsys.readouterr().err
+
+
+# -- learning-rate warm-up and KL warm-up
+
+def test_no_warmup_keeps_the_references_plain_rate_and_the_cosine_as_it_was():
+    assert train.learning_rate(TrainConfig(), steps_per_epoch=10) == 1e-3
+    cosine = train.learning_rate(TrainConfig(lr_schedule="cosine", epochs=4), steps_per_epoch=10)
+    assert float(cosine(0)) == pytest.approx(1e-3)
+    assert float(cosine(40)) == pytest.approx(1e-3 * train.COSINE_FLOOR)
+
+
+@pytest.mark.parametrize("schedule, end", [("constant", 2e-3), ("cosine", 2e-3 * train.COSINE_FLOOR)])
+def test_warmup_rises_linearly_from_zero_then_holds_or_decays(schedule, end):
+    config = TrainConfig(epochs=4, warmup_epochs=1, learning_rate=2e-3, lr_schedule=schedule)
+    rate = train.learning_rate(config, steps_per_epoch=10)
+    assert [float(rate(step)) for step in (0, 5, 10)] == pytest.approx([0.0, 1e-3, 2e-3])
+    assert float(rate(40)) == pytest.approx(end)
+    assert float(rate(25)) == pytest.approx(2e-3) if schedule == "constant" else float(rate(25)) < 2e-3
+
+
+@pytest.mark.parametrize("warmup", [-0.5, 4])
+def test_warmup_must_end_before_training_does(warmup):
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        TrainConfig(epochs=4, warmup_epochs=warmup).validate()
+    with pytest.raises(ValueError, match="kl_warmup_epochs"):
+        TrainConfig(kl_warmup_epochs=-1).validate()
+
+
+def test_kl_warmup_weighs_kl_less_in_the_first_epochs_and_fully_after(arrays):
+    # 1,800 training images at batch 64: 29 steps an epoch, a 2-epoch warm-up is 58 steps;
+    # fit() runs 32 steps per call into TensorFlow, so the weight must change inside a call
+    config = TrainConfig(limit=2000, epochs=3, batch_size=64, patience=3, arch="mlp", kl_reduction="sum",
+                         kl_warmup_epochs=2)
+    model, summary = train.fit(config, arrays, verbose=0)
+    assert model.kl_warmup_steps == 58 and float(model.kl_weight()) == 1.0
+    h = summary["history"]
+    # epoch 1 (weights 0/58 .. 28/58): the optimised loss holds less than half the KL
+    assert h["loss"][0] < h["reconstruction_loss"][0] + 0.5 * h["kl_loss"][0]
+    # epoch 2 (29/58 .. 57/58): more than half, less than all of it
+    assert (h["reconstruction_loss"][1] + 0.5 * h["kl_loss"][1] < h["loss"][1]
+            < h["reconstruction_loss"][1] + h["kl_loss"][1])
+    # epoch 3: all of it, as without warm-up
+    assert h["loss"][2] == pytest.approx(h["reconstruction_loss"][2] + h["kl_loss"][2], rel=1e-5)
+    # validation always weighs KL fully: early stopping watches the real objective
+    assert h["val_loss"][0] == pytest.approx(h["val_reconstruction_loss"][0] + h["val_kl_loss"][0], rel=1e-5)
+
+
+def test_without_kl_warmup_the_weight_is_one_from_the_first_step(arrays):
+    config = TrainConfig(limit=500, epochs=1, batch_size=64, patience=1, arch="mlp")
+    model, summary = train.fit(config, arrays, verbose=0)
+    h = summary["history"]
+    assert model.kl_warmup_steps == 0 and model.kl_weight() == 1.0
+    assert h["loss"][0] == pytest.approx(h["reconstruction_loss"][0] + h["kl_loss"][0], rel=1e-5)
+
+
+def test_the_kl_warmup_is_saved_and_configs_without_it_still_load(tmp_path):
+    model = build_vae(arch="mlp", kl_warmup_steps=12)
+    model.save(tmp_path / "model.keras")
+    assert load_vae(tmp_path / "model.keras").kl_warmup_steps == 12
+    options = json.loads((store.MODELS_DIR / "reference" / "metadata.json").read_text())["options"]
+    config = TrainConfig(**options)  # metadata written before the warm-ups and recipes existed
+    assert (config.warmup_epochs, config.kl_warmup_epochs, config.recipe) == (0.0, 0.0, None)

@@ -30,8 +30,11 @@ class TrainConfig:
     patience: int = 3
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # "cosine": decay to 5% of learning_rate over `epochs`
+    warmup_epochs: float = 0.0  # learning rate rises linearly from 0 over these epochs first
+    kl_warmup_epochs: float = 0.0  # the KL weight rises linearly from 0 to beta over these epochs
     dataset: str = DEFAULT_DATASET  # a name in vae.datasets.DATASETS
     arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
+    recipe: str | None = None  # the vae.recipes preset these options started from: a label only
 
     def validate(self):
         if self.epochs < 1:
@@ -46,6 +49,10 @@ class TrainConfig:
             raise ValueError("limit must be at least 20 images (some are held out for validation)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError("warmup_epochs must be at least 0 and fewer than epochs")
+        if self.kl_warmup_epochs < 0:
+            raise ValueError("kl_warmup_epochs must be at least 0")
         if self.beta < 0:
             raise ValueError("beta must be non-negative")
         if self.latent_dim < 1:

@@ -23,7 +23,7 @@ class VAE(keras.Model):
     METRIC_NAMES = ("loss", "reconstruction_loss", "kl_loss", "neg_elbo")
 
     def __init__(self, latent_dim=2, beta=1.0, kl_reduction="mean", arch=architectures.DEFAULT_ARCH,
-                 image_shape=None, **kwargs):
+                 image_shape=None, kl_warmup_steps=0, **kwargs):
         super().__init__(**kwargs)
         if kl_reduction not in KL_REDUCTIONS:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {kl_reduction!r}")
@@ -34,6 +34,9 @@ class VAE(keras.Model):
         # (rows, cols); JSON gives a list. None: a model saved before image_shape was recorded
         image_shape = image_shape or architectures.default_image_shape()
         self.image_shape = tuple(int(n) for n in image_shape)
+        # KL warm-up: the KL weight rises linearly from 0 to beta over this many training steps,
+        # read from the optimizer's step count, so it needs no variable of its own in the file
+        self.kl_warmup_steps = int(kl_warmup_steps)
         self.encoder = architectures.build_encoder(arch, self.latent_dim, self.image_shape)
         self.decoder = architectures.build_decoder(arch, self.latent_dim, self.image_shape)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.METRIC_NAMES}
@@ -52,10 +55,17 @@ class VAE(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _loss_terms(self, x, training):
+    def _loss_terms(self, x, training, kl_weight=1.0):
         z_mean, z_log_var, z = self.encoder(x, training=training)
         x_decoded = self.decoder(z, training=training)
-        return vae_loss_terms(x, x_decoded, z_mean, z_log_var, self.kl_reduction, self.beta)
+        return vae_loss_terms(x, x_decoded, z_mean, z_log_var, self.kl_reduction, self.beta * kl_weight)
+
+    def kl_weight(self):
+        """The share of beta the KL term gets at the optimizer's current step (1 after warm-up)."""
+        if not self.kl_warmup_steps:
+            return 1.0
+        steps = ops.cast(self.optimizer.iterations, "float32")
+        return ops.minimum(1.0, steps / float(self.kl_warmup_steps))
 
     def _update_trackers(self, terms):
         for name, tracker in self.trackers.items():
@@ -67,7 +77,7 @@ class VAE(keras.Model):
 
         x = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
-            terms = self._loss_terms(x, training=True)
+            terms = self._loss_terms(x, training=True, kl_weight=self.kl_weight())
         grads = tape.gradient(terms["loss"], self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._update_trackers(terms)
@@ -78,7 +88,8 @@ class VAE(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim, "beta": self.beta,
-                "kl_reduction": self.kl_reduction, "arch": self.arch, "image_shape": list(self.image_shape)}
+                "kl_reduction": self.kl_reduction, "arch": self.arch, "image_shape": list(self.image_shape),
+                "kl_warmup_steps": self.kl_warmup_steps}
 
     @property
     def input_image_shape(self):
@@ -122,11 +133,11 @@ def encode_all(model, images, batch=2048):
 
 
 def build_vae(latent_dim=2, beta=1.0, kl_reduction="mean", learning_rate=1e-3,
-              arch=architectures.DEFAULT_ARCH, image_shape=None, **compile_kwargs):
+              arch=architectures.DEFAULT_ARCH, image_shape=None, kl_warmup_steps=0, **compile_kwargs):
     """A compiled VAE. `learning_rate` may be a float or a keras LearningRateSchedule;
     image_shape None is the default dataset's."""
     model = VAE(latent_dim=latent_dim, beta=beta, kl_reduction=kl_reduction, arch=arch,
-                image_shape=image_shape)
+                image_shape=image_shape, kl_warmup_steps=kl_warmup_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), **compile_kwargs)
     return model
 

@@ -67,12 +67,19 @@ def as_dataset(images, batch_size, seed=None):
 
 
 def learning_rate(config, steps_per_epoch):
-    """Adam's learning rate: the float itself, or a cosine decay over the whole run."""
-    if config.lr_schedule == "constant":
+    """Adam's learning rate: the float itself, or a cosine decay over the whole run; either one
+    after a linear warm-up from 0 over `warmup_epochs` (large batches diverge without one)."""
+    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
+    if config.lr_schedule == "constant" and not warmup_steps:
         return config.learning_rate
     import keras
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch,
-                                                  alpha=COSINE_FLOOR)
+    total_steps = config.epochs * steps_per_epoch
+    floor = 1.0 if config.lr_schedule == "constant" else COSINE_FLOOR  # a cosine to 100% is flat
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=floor)
+    return keras.optimizers.schedules.CosineDecay(0.0, total_steps - warmup_steps, alpha=floor,
+                                                  warmup_target=config.learning_rate,
+                                                  warmup_steps=warmup_steps)
 
 
 def library_versions():
@@ -122,7 +129,9 @@ def fit(config, arrays, callbacks=(), user_stop=None, verbose=0):
     steps_per_epoch = -(-len(x_train) // config.batch_size)
     model = build_vae(config.latent_dim, config.beta, config.kl_reduction,
                       learning_rate(config, steps_per_epoch), arch=config.arch,
-                      image_shape=spec.image_shape, steps_per_execution=STEPS_PER_EXECUTION)
+                      image_shape=spec.image_shape,
+                      kl_warmup_steps=int(round(config.kl_warmup_epochs * steps_per_epoch)),
+                      steps_per_execution=STEPS_PER_EXECUTION)
     early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                           restore_best_weights=True)
     all_callbacks = [early, *callbacks] + ([user_stop] if user_stop is not None else [])
@@ -195,41 +204,52 @@ def default_out_dir(models_dir=None):
 
 
 def parse_args(argv=None):
+    """Options left out are None: the recipe's value (or TrainConfig's default) is used."""
     from vae.architectures import ARCHITECTURES
     from vae.datasets import DATASETS
-    d = TrainConfig()
+    from vae.recipes import DEFAULT_RECIPE, RECIPES
     p = argparse.ArgumentParser(description="Train a conv VAE on a bundled dataset.")
-    p.add_argument("--dataset", choices=tuple(DATASETS), default=d.dataset)
-    p.add_argument("--arch", choices=tuple(ARCHITECTURES), default=d.arch,
-                   help="encoder/decoder pair (vae/architectures.py)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
-    p.add_argument("--kl-reduction", choices=KL_REDUCTIONS, default=d.kl_reduction,
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
+                   help="named preset of the options below (vae/recipes.py); options given explicitly win")
+    p.add_argument("--dataset", choices=tuple(DATASETS))
+    p.add_argument("--arch", choices=tuple(ARCHITECTURES), help="encoder/decoder pair (vae/architectures.py)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--beta", type=float, help="weight of the KL term")
+    p.add_argument("--kl-reduction", choices=KL_REDUCTIONS,
                    help="mean over latent dims (reference) or sum (true ELBO)")
-    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--train-on", choices=("train", "all"), default=d.train_on,
+    p.add_argument("--kl-warmup-epochs", type=float, help="KL weight rises from 0 to beta over these epochs")
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--train-on", choices=("train", "all"),
                    help="train: the training split, test unseen; all: both, as the reference did")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--patience", type=int, default=d.patience)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam's (initial) rate")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+    p.add_argument("--limit", type=int, help="use only the first N images")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--learning-rate", type=float, help="Adam's (peak) rate")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="constant (reference) or cosine decay to 5%% over the epochs")
+    p.add_argument("--warmup-epochs", type=float, help="learning rate rises from 0 over these epochs first")
     p.add_argument("--out", type=Path, default=None, help="model directory to create")
     p.add_argument("--quiet", action="store_true", help="no progress bar (there is none when piped either)")
     return p.parse_args(argv)
 
 
+CLI_OPTIONS = ("dataset", "arch", "epochs", "batch_size", "beta", "kl_reduction", "kl_warmup_epochs",
+               "latent_dim", "train_on", "limit", "seed", "patience", "learning_rate", "lr_schedule",
+               "warmup_epochs")
+
+
+def config_from_args(args):
+    """The recipe's TrainConfig with every option given on the command line put over it."""
+    from vae.recipes import make_config
+    return make_config(args.recipe, **{name: getattr(args, name) for name in CLI_OPTIONS})
+
+
 def main(argv=None):
     args = parse_args(argv)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, beta=args.beta,
-                         kl_reduction=args.kl_reduction, latent_dim=args.latent_dim,
-                         train_on=args.train_on, limit=args.limit, seed=args.seed,
-                         patience=args.patience, dataset=args.dataset, arch=args.arch,
-                         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule)
     from vae.data import DataError
     try:
+        config = config_from_args(args)
         config.validate()
         out = args.out or default_out_dir()
         model_dir = train_and_save(config, out, callbacks=[] if args.quiet else [progress_bar()])

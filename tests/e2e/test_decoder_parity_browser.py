@@ -101,10 +101,21 @@ def test_js_decoder_matches_keras(decoder_page, explorers, model_name):
     assert len(set(python_labels)) >= 3, "the grid should cross several classes"
 
 
+def _last_dense(mutated):
+    layer = [l for l in mutated["layers"] if l["type"] == "dense"][-1]
+    shape = (layer["input_shape"][0], layer["output_shape"][0])
+    return layer, from_b64_float32(layer["kernel"], shape)
+
+
 def _transposed_kernel(description):
-    """Swap the two spatial axes of the first Conv2DTranspose kernel (kh, kw, out, in)."""
+    """Swap the two spatial axes of the first Conv2DTranspose kernel (kh, kw, out, in); a
+    decoder of Dense layers only gets its last kernel read in the other memory order."""
     mutated = copy.deepcopy(description)
-    layer = next(l for l in mutated["layers"] if l["type"] == "conv2d_transpose")
+    layer = next((l for l in mutated["layers"] if l["type"] == "conv2d_transpose"), None)
+    if layer is None:
+        layer, kernel = _last_dense(mutated)
+        layer["kernel"] = b64_float32(np.ascontiguousarray(kernel.T).reshape(kernel.shape))
+        return mutated
     kh, kw = layer["kernel_size"]
     kernel = from_b64_float32(layer["kernel"], (kh, kw, layer["output_shape"][2], layer["input_shape"][2]))
     layer["kernel"] = b64_float32(np.swapaxes(kernel, 0, 1))
@@ -113,9 +124,15 @@ def _transposed_kernel(description):
 
 
 def _padding_off_by_one(description):
-    """One more row of padding at the top of the first convolution."""
+    """One more row of padding at the top of the first convolution; a decoder of Dense layers
+    only gets the outputs of its last layer shifted by one unit."""
     mutated = copy.deepcopy(description)
-    layer = next(l for l in mutated["layers"] if l["type"] in ("conv2d", "conv2d_transpose"))
+    layer = next((l for l in mutated["layers"] if l["type"] in ("conv2d", "conv2d_transpose")), None)
+    if layer is None:
+        layer, kernel = _last_dense(mutated)
+        bias = from_b64_float32(layer["bias"], (kernel.shape[1],))
+        layer["kernel"], layer["bias"] = b64_float32(np.roll(kernel, 1, axis=1)), b64_float32(np.roll(bias, 1))
+        return mutated
     layer["pad"] = [layer["pad"][0] + 1, layer["pad"][1]]
     return mutated
 
