@@ -9,7 +9,7 @@ import pytest
 
 import keras
 
-from vae import store, train
+from vae import settings, store, train
 from vae.data import load_arrays
 from vae.datasets import MNIST
 from vae.model import VAE, build_vae, load_vae
@@ -335,6 +335,6 @@ def test_the_kl_warmup_is_saved_and_configs_without_it_still_load(tmp_path):
     model = build_vae(arch="mlp", kl_warmup_steps=12)
     model.save(tmp_path / "model.keras")
     assert load_vae(tmp_path / "model.keras").kl_warmup_steps == 12
-    options = json.loads((store.MODELS_DIR / "reference" / "metadata.json").read_text())["options"]
+    options = json.loads((settings.models_dir() / "reference" / "metadata.json").read_text())["options"]
     config = TrainConfig(**options)  # metadata written before the warm-ups and recipes existed
     assert (config.warmup_epochs, config.kl_warmup_epochs, config.recipe) == (0.0, 0.0, None)

@@ -10,6 +10,7 @@ with safe_mode=True: no Lambda layers, no pickle.
 """
 import numpy as np
 import keras
+from keras import ops
 
 from vae import architectures
 from vae.data import to_model_input
