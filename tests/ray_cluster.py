@@ -37,7 +37,10 @@ class RayCluster:
         self.temp_dir = Path("/tmp") / f"rv-{secrets.token_hex(3)}"  # short: Ray's socket paths must fit
         self.dashboard, self.gcs = free_port(), free_port()
         self.address = f"http://127.0.0.1:{self.dashboard}"
-        self.workers_from = random.randrange(20000, 60000, 200)
+        # Workers' ports come from a range below the kernel's ephemeral ports, which is where
+        # free_port() and Ray's own random ports come from: the two can never collide.
+        ephemeral_from = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        self.workers_from = random.randrange(11000, max(12000, ephemeral_from - 1000), 200)
         self.groups = []  # process groups of the `ray start`s, one per node
 
     def _node_ports(self, worker_ports):
