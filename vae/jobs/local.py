@@ -29,7 +29,8 @@ from vae.jobs.events import (ARGS_FILE, END_FILE, JOB_FILE, LOCK_FILE, LOG_FILE,
 from vae.jobs.processes import creation_time, kill, process_state, spawn_trainer
 from vae.jobs.protocol import (OwnerBusy, RunnerUnavailable, check_may_stop, check_model_name, new_job_id,
                                order)
-from vae.store import check_writable, list_model_dirs, read_json, read_metadata, write_json_atomic
+from vae.model_store import join, open_versions
+from vae.store import check_writable, read_json, write_json_atomic
 
 KEEP_ENDED = 50  # job directories of ended jobs kept (their models are never touched)
 DISPATCH_SECONDS = 0.5
@@ -39,8 +40,9 @@ class LocalRunner:
     name = "local"
 
     def __init__(self, models_dir=None, runtime_dir=None, max_jobs=None, cpus=None, dispatch=True):
-        self.models_dir = Path(models_dir or settings.models_dir())
-        self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
+        self.models_dir = models_location(models_dir)  # a folder, or an object store's URL
+        self.versions = open_versions(self.models_dir)
+        self.runtime_dir = Path(runtime_dir or settings.jobs_dir(self.models_dir))
         self.max_jobs = max_jobs or settings.max_jobs()
         self.cpus = cpus or settings.job_cpus()
         self._infos = {}  # job id → JobInfo (job.json never changes)
@@ -161,15 +163,15 @@ class LocalRunner:
         job_id = new_job_id()
         name = name or job_id
         check_model_name(name)
-        target = self.models_dir / name
+        target = join(self.models_dir, name)
         # before queueing: a read-only models folder would only fail after minutes of training
-        check_writable(self.models_dir)
+        self.versions.check_writable()
         check_writable(self.runtime_dir, "the job folder")
         with self._lock():
             statuses = self._scan()
             if not operator and any(s.owner == owner and s.active for s in statuses):
                 raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
-            if target.exists() or any(s.name == name and s.active for s in statuses):
+            if self.versions.exists(name) or any(s.name == name and s.active for s in statuses):
                 raise FileExistsError(f"{target} already exists; choose another name")
             job_dir = self.runtime_dir / job_id
             job_dir.mkdir()
@@ -216,10 +218,9 @@ class LocalRunner:
         s = events.fold_events(events.new_status(info, self.name), self._events(info))
         if s.state in events.ENDED_STATES:
             return
-        target = Path(info.model_dir)
-        if target.exists():
-            meta = read_json(target / "metadata.json", {})
-            verdict = {"state": "finished", "time": time.time(), "metrics": meta.get("metrics")}
+        metrics = saved_metrics(self.versions, info.name)
+        if metrics is not None:
+            verdict = {"state": "finished", "time": time.time(), "metrics": metrics}
         else:
             verdict = {"state": "discarded", "time": time.time()}
         write_json_atomic(job_dir / END_FILE, verdict)
@@ -234,7 +235,7 @@ class LocalRunner:
     def speed(self, arch, statuses=None):
         statuses = self._scan() if statuses is None else statuses
         return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(
-            _versions(self.models_dir), arch))
+            _versions(self.versions), arch))
 
     def wait(self, job_id, timeout, poll=0.1):
         """Wait until the job has ended and its trainer exited; its final JobStatus. For tests and CLIs."""
@@ -304,14 +305,27 @@ def read_preview(path):
     return out
 
 
-def _versions(models_dir):
-    out = []
-    for model_dir in list_model_dirs(models_dir):
-        try:
-            out.append((model_dir.name, read_metadata(model_dir)))
-        except (OSError, ValueError):  # a damaged version says nothing about speed
-            continue
-    return out
+def _versions(versions):
+    """(name, metadata) of the sound versions: what speed estimates are made from."""
+    return [(e.name, e.metadata) for e in versions.entries() if e.metadata and not e.damage]
+
+
+def models_location(models_dir=None):
+    """A runner's models location: the one given (a folder or an s3:// URL), else the setting's."""
+    location = settings.models_location() if models_dir is None else models_dir
+    return location if settings.is_object_store(location) else Path(location)
+
+
+def saved_metrics(versions, name):
+    """The metrics of the version `name` if it was saved (a stop that came after the save), else None."""
+    try:
+        if not versions.exists(name):
+            return None
+        versions.refresh()
+        entry = versions.entry(name)
+    except OSError:  # the store cannot be reached: nothing is known to be saved
+        return None
+    return (entry.metadata or {}).get("metrics", {}) if entry is not None else {}
 
 
 def _last_line(path, limit=300):

@@ -25,9 +25,10 @@ from vae import settings
 from vae.jobs import estimates, events
 from vae.jobs.events import (ARGS_FILE, END_FILE, JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventReader,
                              JobInfo)
-from vae.jobs.local import _versions, read_preview
+from vae.jobs.local import _versions, models_location, read_preview, saved_metrics
 from vae.jobs.protocol import (OwnerBusy, RunnerUnavailable, check_may_stop, check_model_name, new_job_id,
                                order)
+from vae.model_store import join, open_versions
 from vae.store import check_writable, read_json, write_json_atomic
 
 APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
@@ -46,8 +47,9 @@ class RayRunner:
         if not self.address:
             raise RunnerUnavailable("VAE_JOB_RUNNER=ray needs RAY_ADDRESS, the cluster's dashboard "
                                     "(e.g. http://127.0.0.1:8265).")
-        self.models_dir = Path(models_dir or settings.models_dir())
-        self.runtime_dir = Path(runtime_dir or self.models_dir / ".jobs")
+        self.models_dir = models_location(models_dir)  # a folder, or an object store's URL
+        self.versions = open_versions(self.models_dir)
+        self.runtime_dir = Path(runtime_dir or settings.jobs_dir(self.models_dir))
         self.cpus = cpus or settings.job_cpus()
         self.code = code or settings.ray_code()
         self._client = None
@@ -149,10 +151,9 @@ class RayRunner:
         elif entry.status in ("PENDING", "RUNNING"):
             s.state = "queued" if entry.status == "PENDING" else "running"
         elif entry.status == "STOPPED":
-            target = Path(info.model_dir)
-            if target.exists():  # the stop came after the version was saved
-                events.end(s, {"state": "finished", "time": now,
-                               "metrics": read_json(target / "metadata.json", {}).get("metrics")})
+            metrics = saved_metrics(self.versions, info.name)
+            if metrics is not None:  # the stop came after the version was saved
+                events.end(s, {"state": "finished", "time": now, "metrics": metrics})
             else:
                 events.end(s, {"state": "discarded" if s.started else "cancelled",
                                "time": (entry.end_time or now * 1000) / 1000})
@@ -211,14 +212,14 @@ class RayRunner:
         job_id = new_job_id()
         name = name or job_id
         check_model_name(name)
-        target = self.models_dir / name
-        check_writable(self.models_dir)
+        target = join(self.models_dir, name)
+        self.versions.check_writable()
         check_writable(self.runtime_dir, "the job folder")
         with self._submit_lock:
             statuses = self._scan()
             if not operator and any(s.owner == owner and s.active for s in statuses):
                 raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
-            if target.exists() or any(s.name == name and s.active for s in statuses):
+            if self.versions.exists(name) or any(s.name == name and s.active for s in statuses):
                 raise FileExistsError(f"{target} already exists; choose another name")
             job_dir = self.runtime_dir / job_id
             job_dir.mkdir()
@@ -248,11 +249,18 @@ class RayRunner:
         return run  # the uploaded working_dir is the job's current directory
 
     def _runtime_env(self):
-        if self.code == "installed":
-            return None
-        # Ray zips the folder (what .rayignore and .gitignore leave: the code and data/, ~45 MB)
-        # and caches it by content hash, so an unchanged project is uploaded once.
-        return {"working_dir": str(settings.REPO_ROOT)}
+        env = {}
+        if self.code != "installed":
+            # Ray zips the folder (what .rayignore and .gitignore leave: the code and data/, ~45 MB)
+            # and caches it by content hash, so an unchanged project is uploaded once.
+            env["working_dir"] = str(settings.REPO_ROOT)
+        if settings.is_object_store(self.models_dir):
+            # the trainer uploads to the same store: its endpoint and region, never credentials
+            # (a node has its own: environment, profile or role)
+            from vae.versions_s3 import forwarded_environment
+            if forwarded_environment():
+                env["env_vars"] = forwarded_environment()
+        return env or None
 
     def jobs(self):
         return self._scan()
@@ -287,7 +295,7 @@ class RayRunner:
             except RunnerUnavailable:  # an estimate can do without the cluster's jobs
                 statuses = []
         return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(
-            _versions(self.models_dir), arch))
+            _versions(self.versions), arch))
 
     def wait(self, job_id, timeout, poll=0.2):
         """Wait until Ray and the trainer agree the job is over. For tests and CLIs."""
