@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from vae.store import METADATA_FILE, TMP_PREFIX, read_json
@@ -40,7 +41,7 @@ class VersionCache:
         if not (path / METADATA_FILE).is_file():
             return None
         try:
-            os.utime(path.parent)  # its last use, for LRU eviction
+            _touch(path.parent)  # its last use, for LRU eviction
         except OSError:
             return None  # evicted by another process just now
         return path
@@ -62,7 +63,7 @@ class VersionCache:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
             shutil.rmtree(staged, ignore_errors=True)
-        os.utime(final)
+        _touch(final)
         self.evict(keep=key)
         return final / name
 
@@ -113,3 +114,10 @@ class VersionCache:
             if isinstance(metadata, dict):
                 out[name] = (key, directory, metadata)
         return out
+
+
+def _touch(path):
+    # An explicit time keeps its nanoseconds; os.utime(path) alone takes the file system's clock,
+    # which ticks every few milliseconds, and two uses in one tick would tie.
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))

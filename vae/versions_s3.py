@@ -44,7 +44,7 @@ from vae.versions import DamagedVersionError, Entry, Versions
 
 LISTING_SECONDS = 2.0  # how stale a listing may be: another server's new version shows within this
 LISTING_WAIT_SECONDS = 1.0  # the longest a page waits for a listing; then it shows the last one
-OPEN_WAIT_SECONDS = 5.0  # opening a name the listing does not hold yet waits this long for a new one
+FIRST_LISTING_WAIT_SECONDS = 5.0  # a new listing (a new server, a name not listed yet) is waited for longer
 DOWN_SECONDS = 10.0  # after a failed call, answer from the cache this long before asking again
 ORPHAN_SECONDS = 24 * 3600  # objects of no version, older than this, are removed by cleanup
 CLEANUP_EVERY = 3600.0  # a server runs cleanup at most this often
@@ -139,6 +139,7 @@ class S3Versions:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-store")
         self._refreshing = None  # the listing under way, shared by every caller
         self._generation = 0  # counts refresh() calls: a listing begun before one is not kept
+        self._waited_for = None  # the listing a caller waited FIRST_LISTING_WAIT_SECONDS for
         self._bad = {}  # (name, revision) → damage found when its files were downloaded
         self._down_until = 0.0
         self._last_cleanup = time.monotonic() - CLEANUP_EVERY + 60  # the first a minute after start
@@ -179,7 +180,9 @@ class S3Versions:
     def _store_entries(self, wait=LISTING_WAIT_SECONDS):
         """{name: (Entry, sort time)} of the store's versions, at most LISTING_SECONDS old when the
         store answers. A refresh runs in one background call shared by every session; a page waits
-        for it at most `wait` seconds, then goes on with the last listing (or the cache's)."""
+        for it at most `wait` seconds, then goes on with the last listing (or the cache's). With no
+        listing at all (the first, or after refresh()) the first caller waits for it up to
+        FIRST_LISTING_WAIT_SECONDS, unless the store is already known to be down."""
         with self._lock:
             now = time.monotonic()
             if self._listing is not None and now - self._listing[0] < LISTING_SECONDS:
@@ -187,6 +190,9 @@ class S3Versions:
             if self._refreshing is None and now >= self._down_until:
                 self._refreshing = self._pool.submit(self._refresh)
             refreshing = self._refreshing
+            if self._listing is None and self.problem is None and self._waited_for is not refreshing:
+                wait = max(wait, FIRST_LISTING_WAIT_SECONDS)
+                self._waited_for = refreshing  # once per listing: later callers do not queue up behind it
         if refreshing is not None:
             try:
                 return refreshing.result(timeout=wait)
@@ -296,7 +302,7 @@ class S3Versions:
         found = self._store_entries().get(name) if NAME.fullmatch(name) else None
         if found is None and NAME.fullmatch(name):  # made a moment ago, perhaps, by another server
             self.refresh()
-            found = self._store_entries(wait=OPEN_WAIT_SECONDS).get(name)
+            found = self._store_entries().get(name)
         if found is None:
             if self.problem:
                 raise StoreUnavailable(self.problem)
