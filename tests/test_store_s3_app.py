@@ -93,6 +93,14 @@ def test_the_page_opens_a_store_version_from_its_cache_and_falls_back_when_it_is
     assert not any(label.startswith("tiny") for label in at.sidebar.selectbox(key="model_picker").options)
 
 
+def test_the_train_tab_offers_training_into_the_store(s3_page):
+    at = run(view="Train")
+    at.session_state["browser_identity"] = {"token": "alice-browser-secret-0000"}
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.button(key="train_start").disabled
+
+
 def test_an_unreachable_store_is_named_on_the_page_which_keeps_working(s3_page, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cold-cache"))  # a server that cached nothing

@@ -39,6 +39,8 @@ def replicas(s3_server, tmp_path_factory):
     store = f"s3://{new_bucket(s3_server)}/models"
     binary = nginx_binary(install=True)
     started, proxy = [], None
+    environment = pytest.MonkeyPatch()
+    environment.setenv("AWS_ENDPOINT_URL", s3_server)  # this process watches the store too
     try:
         for i in (1, 2):
             started.append(Replica({"VAE_MODELS_DIR": store, "AWS_ENDPOINT_URL": s3_server,
@@ -46,6 +48,7 @@ def replicas(s3_server, tmp_path_factory):
         proxy = Nginx(root / "nginx", [r.address for r in started], free_port(), binary).start()
         yield proxy, started, store
     finally:
+        environment.undo()
         if proxy is not None:
             proxy.stop()
         for replica in started:
@@ -170,13 +173,10 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
         page1.locator(".st-key-train_epochs input[type=range]").focus()
         page1.keyboard.press("Home")  # 1 epoch
         wait_ready(page1)
-        watching = threading.Thread(target=watch, daemon=True)
-        watching.start()
+        threading.Thread(target=watch, daemon=True).start()
         page1.locator(".st-key-train_start button").click()
-        page1.locator("[data-testid=stAlertContentSuccess]").wait_for(timeout=300_000)
-        watching.join(timeout=60)
+        wait_for(lambda: appeared, 300, "the trained version in the store")
         (name, landed), = appeared.items()
-        assert name in page1.locator("[data-testid=stAlertContentSuccess]").inner_text()
 
         # replica 2's page, as a person uses it: each tab click reruns it; when does the picker list it?
         tabs = ["Model", "Latent pad"]
@@ -189,6 +189,8 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
             assert time.monotonic() - landed < 30, "replica 2 never listed the new version"
         print(f"\nin the store → in replica 2's picker: {seen - landed:.2f} s")
         assert seen - landed <= 10
+        page1.locator("[data-testid=stAlertContentSuccess]").wait_for(timeout=60_000)  # replica 1 says so too
+        assert name in page1.locator("[data-testid=stAlertContentSuccess]").inner_text()
         # and replica 2 opens it (downloading it into its own cache)
         page2.locator(PICKER).click()
         page2.locator("[role=listbox] [role=option]", has_text=name).click()
