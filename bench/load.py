@@ -738,7 +738,9 @@ async def run_setup(args, replicas):
     with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
         store = ObjectStore(workdir) if args.store == "s3" else None
         try:
-            server = Replicas(workdir, replicas, store, via_nginx=args.nginx, nice=args.nice, options=args.option)
+            # compared setups are all behind nginx, so that only the number of replicas differs
+            server = Replicas(workdir, replicas, store, via_nginx=args.nginx or bool(args.compare_replicas),
+                              nice=args.nice, options=args.option)
         except BaseException:
             if store is not None:
                 store.stop()
