@@ -263,6 +263,8 @@ class S3Versions:
             entries[name] = (Entry(name=name, damage=damage, metadata=metadata, revision=revision),
                              modified.timestamp() if hasattr(modified, "timestamp") else 0.0)
             self._raw[name] = raw
+        self._manifests = {path: seen for path, seen in self._manifests.items() if path in paths.values()}
+        self._raw = {name: raw for name, raw in self._raw.items() if name in entries}
         return entries
 
     def _cached_entries(self):
@@ -288,7 +290,9 @@ class S3Versions:
         except FileNotFoundError:
             raise
         except _store_errors() as err:
-            raise StoreUnavailable(self._went_down(err)) from err
+            with self._lock:
+                problem = self._went_down(err)
+            raise StoreUnavailable(problem) from err
 
     # -- open ---------------------------------------------------------------------------
 
@@ -310,13 +314,12 @@ class S3Versions:
         entry = found[0]
         if entry.damage:
             raise DamagedVersionError(f"the model version {name!r} is damaged: {entry.damage}")
-        if self.cache.get(entry.revision, name) is not None:
-            raw = self._raw.get(name)
-            files = read_manifest(raw)[1] if raw is not None else None
-            return self._open_cached(entry.revision, name, raw, files)
-        raw = self._raw[name]
-        files = read_manifest(raw)[1]
-        self._download(name, entry.revision, raw, files)
+        raw = self._raw.get(name)  # None when the listing came from the cache (the store is down)
+        files = read_manifest(raw)[1] if raw is not None else None
+        if self.cache.get(entry.revision, name) is None:
+            if raw is None:  # evicted meanwhile, and the store cannot be asked
+                raise StoreUnavailable(self.problem or f"the model version {name!r} is not cached here")
+            self._download(name, entry.revision, raw, files)
         return self._open_cached(entry.revision, name, raw, files)
 
     def _open_cached(self, key, name, raw=None, files=None):
