@@ -133,8 +133,12 @@ def test_an_upload_killed_halfway_leaves_no_listed_version_and_cleanup_removes_i
     with pytest.raises(FileNotFoundError):
         reader.open("cut")
     assert reader.cleanup() == []  # younger than a day: perhaps an upload still under way
-    assert sorted(reader.cleanup(older_than=0)) == [f"{reader.root}/cut/decoder.json",
-                                                    f"{reader.root}/cut/model.keras"]
+    cleaned = subprocess.run([sys.executable, "-m", "vae.versions_s3", "cleanup", "--older-than-hours", "0"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "VAE_MODELS_DIR": s3_models})  # the operator's command
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert sorted(cleaned.stdout.split()) == ["removed", "removed", f"s3://{reader.root}/cut/decoder.json",
+                                              f"s3://{reader.root}/cut/model.keras"]
     assert objects(reader) == []
 
 

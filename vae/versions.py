@@ -17,8 +17,11 @@ Opening a model for the explorer is a straight trip down the layers (every call 
 module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
 
   ui.state.get_explorer(name)
-    explorer.open_explorer(dir)
-      versions.open_dir(dir) → Version    → store (is it a version, damaged?, metadata.json),
+    model_store.open_versions().open(name) → Version
+                                          (an s3:// store: versions_s3 → version_cache, the
+                                          download, then Versions(cache folder).open, as below)
+    explorer.open_explorer(version)       (or a directory: versions.open_dir(dir), a CLI's --model)
+      Versions.open(name) → Version       → store (is it a version, damaged?, metadata.json),
                                             config (recorded dataset, arch), datasets (spec)
       Version.test_set()                  → data.load_arrays → datasets
       Version.browser_files(x_test)       → browser_files (read)
