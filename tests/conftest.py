@@ -74,67 +74,14 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RayCluster:
-    """A real one-node Ray cluster on this machine: `ray start --head --num-cpus 2`, with its
-    dashboard (the Jobs API) on 127.0.0.1 at a fixed port, so a restart keeps the address."""
-
-    def __init__(self):
-        self.ray = Path(sys.executable).parent / "ray"
-        assert self.ray.exists(), ("ray is not installed: pip install -r requirements-dev.txt "
-                                   "(it includes requirements-cluster.txt)")
-        # Ray runs the trainer with the `python` on its PATH: this environment's
-        self.env = {**os.environ, "PATH": os.pathsep.join([str(self.ray.parent), os.environ.get("PATH", "")]),
-                    "RAY_USAGE_STATS_ENABLED": "0"}
-        self.dashboard, self.gcs = free_port(), free_port()
-        self.address = f"http://127.0.0.1:{self.dashboard}"
-
-    def start(self):
-        import subprocess
-        import time
-        subprocess.run([str(self.ray), "start", "--head", "--num-cpus", "2", "--disable-usage-stats",
-                        "--port", str(self.gcs), "--dashboard-host", "127.0.0.1",
-                        "--dashboard-port", str(self.dashboard), "--include-dashboard", "true"],
-                       env=self.env, check=True, capture_output=True, timeout=180)
-        from ray.job_submission import JobSubmissionClient
-        deadline = time.monotonic() + 120
-        while True:  # the Jobs API answers some time after `ray start` returns
-            try:
-                JobSubmissionClient(self.address).list_jobs()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def add_worker(self, num_cpus=1):
-        """A second node joining as the README says (`ray start --address=HEAD:PORT`): on this
-        one machine it is a second raylet with its own CPUs. `stop` ends it with the head."""
-        import subprocess
-        subprocess.run([str(self.ray), "start", f"--address=127.0.0.1:{self.gcs}", "--num-cpus", str(num_cpus),
-                        "--disable-usage-stats"], env=self.env, check=True, capture_output=True, timeout=180)
-
-    def stop(self):
-        import subprocess
-        subprocess.run([str(self.ray), "stop", "--force"], env=self.env, capture_output=True, timeout=120)
-
-    def restart(self):
-        self.stop()
-        self.start()
+from ray_cluster import RayCluster, free_port  # noqa: E402  (free_port: for tests that need a closed port)
 
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A real Ray head for the tests, waited for until its Jobs API answers, and `ray stop` at the
-    end whatever happened (`ray stop` ends every Ray process on the machine). Yields a RayCluster."""
+    """A real Ray cluster for the tests, waited for until its Jobs API answers, and stopped at
+    the end whatever happened (tests/ray_cluster.py: its own processes only). Yields a RayCluster."""
     cluster = RayCluster()
-    cluster.stop()  # no stale head of a killed run
     try:
         cluster.start()
         yield cluster
