@@ -22,7 +22,8 @@ does between two clicks; --think-ms 0 sends each step the moment the previous on
 
 Phases of the default run:
   warm-up   one session opens the pad and draws a digit, then leaves: TensorFlow and the model
-            are loaded once, as on a server somebody already visited (its times: "warmup")
+            are loaded once, as on a server somebody already visited (its times: "warmup"); with
+            several replicas, one such session on each
   ramp      users 1, then 2-10, then 11-20 arrive; each wave's users do their steps at the same
             time, earlier users stay connected. The server's RSS is read when each wave is done
             and the server idle: "at 1, 10 and 20 sessions"
@@ -251,6 +252,7 @@ class Replicas:
             self.stop()
             raise
         self.url = self.proxy.url if self.proxy else self.servers[0].url
+        self.replica_urls = [srv.url for srv in self.servers]
         self.models = self.servers[0].models
 
     def rss(self):
@@ -612,11 +614,14 @@ async def main_run(server, args, stats, monitor):
     make = lambda i, phase: User(server.url, i, stats, phase, args.timeout, args.think_ms / 1000, args.seed * 1000 + i)  # noqa: E731
     report = {"rss_mb": {"before_any_session": mb(server.rss())}}
 
-    # warm-up: TensorFlow and the model, once; not counted in the figures
-    warm = make(0, "warmup")
-    warm.points = 1
-    await gather_bounded([warm.session_script()], 300, stats, "warmup")
-    await warm.s.close()
+    # warm-up: TensorFlow and the model, once per replica (each reached directly, not through
+    # nginx); not counted in the figures
+    warm = [User(url, 0, stats, "warmup", args.timeout, args.think_ms / 1000, args.seed * 1000)
+            for url in server.replica_urls]
+    for w in warm:
+        w.points = 1
+    await gather_bounded([w.session_script() for w in warm], 300, stats, "warmup")
+    await asyncio.gather(*(w.s.close() for w in warm))
     await settle(server)
     report["rss_mb"]["after_warmup_left"] = mb(server.rss())
 
@@ -647,7 +652,7 @@ async def main_run(server, args, stats, monitor):
     (report["training"],) = await gather_bounded([trainer], args.train_watch + 60, stats, "burst")
     await settle(server)
     report["rss_mb"][f"at_{len(users)}_sessions_after_burst"] = mb(server.rss())
-    report["media"] = {k: sum(u.media[k] for u in users + [warm]) for k in ("fetched", "failed")}
+    report["media"] = {k: sum(u.media[k] for u in users + warm) for k in ("fetched", "failed")}
 
     # leave
     await asyncio.gather(*(u.s.close() for u in users))
