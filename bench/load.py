@@ -248,6 +248,9 @@ class Replicas:
                 from deploy.nginx import Nginx
                 self.proxy = Nginx(Path(workdir) / "nginx", [srv.url.removeprefix("http://") for srv in self.servers],
                                    free_port()).start()
+                if nice:  # the proxy carries every request: it gets the servers' priority
+                    for proc in [psutil.Process(self.proxy.proc.pid)] + psutil.Process(self.proxy.proc.pid).children():
+                        set_priority(proc.pid, nice)
         except BaseException:
             self.stop()
             raise
@@ -742,6 +745,8 @@ async def amain(args):
 async def run_setup(args, replicas):
     with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
         store = ObjectStore(workdir) if args.store == "s3" else None
+        if store is not None and args.nice:
+            set_priority(store.proc.pid, args.nice)
         try:
             # compared setups are all behind nginx, so that only the number of replicas differs
             server = Replicas(workdir, replicas, store, via_nginx=args.nginx or bool(args.compare_replicas),
