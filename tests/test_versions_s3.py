@@ -209,7 +209,7 @@ def test_an_unreachable_store_is_named_and_the_cached_versions_stay(tmp_path, ti
     asked = time.monotonic()
     names = versions.list()
     took = time.monotonic() - asked
-    assert took < 5, took
+    assert took < 8, took  # a refused connection fails at once; at most FIRST_LISTING_WAIT_SECONDS
     wait_for(lambda: versions.problem, 10, "the store's failure to be told")
     assert url in versions.problem and f"127.0.0.1:{port}" in versions.problem and "cannot be reached" in versions.problem
     assert TEST_AWS_SECRET not in versions.problem
@@ -234,10 +234,10 @@ def test_a_store_that_does_not_answer_holds_no_page_longer_than_a_few_seconds(tm
         versions = handle("s3://silent-bucket/models", tmp_path, "server")
         asked = time.monotonic()
         names = versions.list()
-        assert time.monotonic() - asked < 6  # FIRST_LISTING_WAIT_SECONDS, then the page goes on
+        assert time.monotonic() - asked < 8  # FIRST_LISTING_WAIT_SECONDS (5 s), then the page goes on
         asked = time.monotonic()
         versions.list()
-        assert time.monotonic() - asked < 2  # while that listing is still under way: LISTING_WAIT_SECONDS
+        assert time.monotonic() - asked < 3  # while that listing is still under way: LISTING_WAIT_SECONDS (1 s)
         assert names[0] == store.DEFAULT_MODEL
         wait_for(lambda: versions.problem, 20, "the silent store to be reported")
         assert "s3://silent-bucket/models" in versions.problem
