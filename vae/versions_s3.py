@@ -27,6 +27,7 @@ first use only.
 """
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -159,16 +160,19 @@ class S3Versions:
 
     def entries(self):
         """Shipped models and the store's versions, damaged ones included: the default first, then newest first."""
-        timed = [(e, _mtime(self.shipped.root / e.name)) for e in self.shipped.entries() if e.name in SHIPPED_MODELS]
-        timed += list(self._store_entries().values())
+        timed = list(self._shipped_entries().values()) + list(self._store_entries().values())
         timed.sort(key=lambda pair: (pair[0].name != DEFAULT_MODEL, -pair[1]))
         return [e for e, _ in timed]
 
     def entry(self, name):
-        if name in SHIPPED_MODELS:
-            return self.shipped.entry(name)
-        found = self._store_entries().get(name)
+        found = (self._shipped_entries() if name in SHIPPED_MODELS else self._store_entries()).get(name)
         return found[0] if found else None
+
+    @functools.cache
+    def _shipped_entries(self):
+        """{name: (Entry, sort time)} of the shipped models: read once, they come with the code."""
+        return {e.name: (e, _mtime(self.shipped.root / e.name)) for e in self.shipped.entries()
+                if e.name in SHIPPED_MODELS}
 
     def refresh(self):
         """Forget the listing: the next call lists the store again (waiting for it, a little)."""
