@@ -9,6 +9,7 @@ st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.data import DataError  # noqa: E402
+from vae.settings import SettingError  # noqa: E402
 from vae.store import DEFAULT_MODEL  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
 from vae.ui.training import follow_my_jobs  # noqa: E402
@@ -22,7 +23,11 @@ caption = st.empty()  # filled once the model, and so its dataset, is known
 primer = st.container()  # likewise
 
 follow_my_jobs()  # a job of this session that ended with a version makes it this session's model
-name = active_model_name()
+try:
+    name = active_model_name()
+except SettingError as err:  # VAE_MODELS_DIR names nothing usable: say which setting and why
+    st.error(str(err), icon=":material/settings_alert:")
+    st.stop()
 if name is None:
     st.error("No trained model found in `models/`. Train one with `python -m vae.train --out models/reference`.")
     st.stop()

@@ -22,7 +22,8 @@ does between two clicks; --think-ms 0 sends each step the moment the previous on
 
 Phases of the default run:
   warm-up   one session opens the pad and draws a digit, then leaves: TensorFlow and the model
-            are loaded once, as on a server somebody already visited (its times: "warmup")
+            are loaded once, as on a server somebody already visited (its times: "warmup"); with
+            several replicas, one such session on each
   ramp      users 1, then 2-10, then 11-20 arrive; each wave's users do their steps at the same
             time, earlier users stay connected. The server's RSS is read when each wave is done
             and the server idle: "at 1, 10 and 20 sessions"
@@ -54,10 +55,20 @@ minute, every 30 s, and at the end. Closed sessions stay in Streamlit's reconnec
 server.disconnectedSessionTTL (120 s, at most 128 sessions), so the store fills during the first
 two minutes.
 
+Several replicas: --replicas N starts N servers behind nginx (deploy/nginx.py, Debian's nginx, a
+private instance on a free port), and the users connect to nginx, each keeping the route cookie it
+gets (a browser's affinity). --store s3 puts the models in an object store: moto's S3 server
+(`python -m moto.server`, a process of its own on 127.0.0.1) with a fresh bucket, each replica
+with its own cache and job folder, as on machines of their own. --compare-replicas M first runs
+the same load on M replicas (same store, same proxy), then on N, and reports both and N's p95
+against M's: the same-run baseline. RSS and CPU are then the replicas' sums.
+
 All loops are bounded in count and time; only 127.0.0.1 is contacted.
 
 Usage: python bench/load.py [--sessions 20] [--points 10] [--think-ms 300] [--soak-seconds 0]
                             [--nice -10] [--option runner.postScriptGC=false]
+                            [--replicas 1] [--store local|s3] [--nginx] [--compare-replicas M]
+  e.g. python bench/load.py --sessions 40 --store s3 --replicas 2 --compare-replicas 1 --ttl-wait 0
 """
 import argparse
 import asyncio
@@ -115,9 +126,11 @@ def set_priority(pid, nice):
 
 
 class Server:
-    """`streamlit run app.py` on 127.0.0.1, its models folder a temporary copy of models/reference."""
+    """`streamlit run app.py` on 127.0.0.1, its models folder a temporary copy of models/reference
+    (unless `env` names another store)."""
 
     def __init__(self, workdir, startup_timeout=120, nice=0, options=(), env=None):
+        Path(workdir).mkdir(parents=True, exist_ok=True)
         self.models = Path(workdir) / "models"
         self.models.mkdir()
         shutil.copytree(REPO_ROOT / "models" / "reference", self.models / "reference")
@@ -181,6 +194,101 @@ class Server:
                 pass
 
 
+class ObjectStore:
+    """moto's S3 server in a process of its own on 127.0.0.1, with one fresh bucket: `url`, `env`."""
+
+    def __init__(self, workdir, startup_timeout=60):
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        # fake credentials for the fake store, in the environment of this run's processes only
+        self.env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
+                    "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        log = (Path(workdir) / "moto.log").open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                     env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2).read()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("moto's S3 server did not start")
+                time.sleep(0.2)
+        request = urllib.request.Request(self.endpoint + "/vae-bench", method="PUT")  # create the bucket
+        urllib.request.urlopen(request, timeout=10).read()
+        self.url = "s3://vae-bench/models"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+class Replicas:
+    """N servers, behind nginx when asked (always for N > 1), over one store: the Server interface
+    (url, rss, cpu_seconds, children, log, stop) summed over the replicas."""
+
+    def __init__(self, workdir, replicas=1, store=None, via_nginx=False, nice=0, options=()):
+        self.servers, self.proxy = [], None
+        try:
+            for i in range(replicas):
+                env = {**store.env, "VAE_MODELS_DIR": store.url,
+                       "VAE_CACHE_DIR": str(Path(workdir) / f"replica-{i + 1}" / "cache")} if store else None
+                self.servers.append(Server(Path(workdir) / f"replica-{i + 1}" if replicas > 1 or store else workdir,
+                                           nice=nice, options=options, env=env))
+            if via_nginx or replicas > 1:
+                from deploy.nginx import Nginx
+                self.proxy = Nginx(Path(workdir) / "nginx", [srv.url.removeprefix("http://") for srv in self.servers],
+                                   free_port()).start()
+                if nice:  # the proxy carries every request: it gets the servers' priority
+                    for proc in [psutil.Process(self.proxy.proc.pid)] + psutil.Process(self.proxy.proc.pid).children():
+                        set_priority(proc.pid, nice)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = self.proxy.url if self.proxy else self.servers[0].url
+        self.replica_urls = [srv.url for srv in self.servers]
+        self.models = self.servers[0].models
+
+    def rss(self):
+        return sum(srv.rss() for srv in self.servers)
+
+    def cpu_seconds(self):
+        return sum(srv.cpu_seconds() for srv in self.servers)
+
+    def children(self):
+        return [kid for srv in self.servers for kid in srv.children()]
+
+    def log(self):
+        return "\n".join(srv.log() for srv in self.servers)
+
+    def spread(self):
+        """Requests per replica, from nginx's log (the WebSockets among them: one per session)."""
+        if self.proxy is None:
+            return None
+        out = {}
+        for r in self.proxy.requests():
+            key = r["replica"].split(",")[-1].strip()
+            out.setdefault(key, {"requests": 0, "websockets": 0})
+            out[key]["requests"] += 1
+            out[key]["websockets"] += "/_stcore/stream" in r["request"]
+        return out
+
+    def stop(self):
+        if self.proxy is not None:
+            self.proxy.stop()
+        for srv in self.servers:
+            srv.stop()
+
+
 class RssMonitor(threading.Thread):
     """Samples the server's RSS (and its trainer's) every `period` s, for at most `max_s`."""
 
@@ -225,9 +333,8 @@ class CpuMeter:
                 trainer += c.user + c.system
             except psutil.Error:
                 pass
-        s = self.server.ps.cpu_times()
         c = self.client.cpu_times()
-        return {"t": time.monotonic(), "busy": busy, "server": s.user + s.system, "trainer": trainer,
+        return {"t": time.monotonic(), "busy": busy, "server": self.server.cpu_seconds(), "trainer": trainer,
                 "client": c.user + c.system, "load": os.getloadavg()[0]}
 
     def report(self):
@@ -405,7 +512,7 @@ class User:
         if not url.startswith("/"):
             return
         try:
-            await asyncio.to_thread(lambda: urllib.request.urlopen(self.s.base_url + url, timeout=10).read())
+            await asyncio.to_thread(lambda: self.s.get(url))
             self.media["fetched"] += 1
         except OSError:
             self.media["failed"] += 1
@@ -510,11 +617,14 @@ async def main_run(server, args, stats, monitor):
     make = lambda i, phase: User(server.url, i, stats, phase, args.timeout, args.think_ms / 1000, args.seed * 1000 + i)  # noqa: E731
     report = {"rss_mb": {"before_any_session": mb(server.rss())}}
 
-    # warm-up: TensorFlow and the model, once; not counted in the figures
-    warm = make(0, "warmup")
-    warm.points = 1
-    await gather_bounded([warm.session_script()], 300, stats, "warmup")
-    await warm.s.close()
+    # warm-up: TensorFlow and the model, once per replica (each reached directly, not through
+    # nginx); not counted in the figures
+    warm = [User(url, 0, stats, "warmup", args.timeout, args.think_ms / 1000, args.seed * 1000)
+            for url in server.replica_urls]
+    for w in warm:
+        w.points = 1
+    await gather_bounded([w.session_script() for w in warm], 300, stats, "warmup")
+    await asyncio.gather(*(w.s.close() for w in warm))
     await settle(server)
     report["rss_mb"]["after_warmup_left"] = mb(server.rss())
 
@@ -545,7 +655,7 @@ async def main_run(server, args, stats, monitor):
     (report["training"],) = await gather_bounded([trainer], args.train_watch + 60, stats, "burst")
     await settle(server)
     report["rss_mb"][f"at_{len(users)}_sessions_after_burst"] = mb(server.rss())
-    report["media"] = {k: sum(u.media[k] for u in users + [warm]) for k in ("fetched", "failed")}
+    report["media"] = {k: sum(u.media[k] for u in users + warm) for k in ("fetched", "failed")}
 
     # leave
     await asyncio.gather(*(u.s.close() for u in users))
@@ -619,8 +729,32 @@ async def soak(server, args, stats, monitor):
 
 
 async def amain(args):
+    if not args.compare_replicas:
+        return await run_setup(args, args.replicas)
+    baseline = await run_setup(args, args.compare_replicas)
+    ABORTED.clear()
+    out = await run_setup(args, args.replicas)
+    p95 = lambda o: o["main"]["interactions"].get("p95_s")  # noqa: E731
+    burst = lambda o: o["main"][f"burst_{args.sessions}_concurrent"].get("p95_s")  # noqa: E731
+    return {"baseline": baseline, "compared": out,
+            "p95_ratio_vs_baseline": round(p95(out) / p95(baseline), 2) if p95(out) and p95(baseline) else None,
+            "burst_p95_ratio_vs_baseline": round(burst(out) / burst(baseline), 2)
+            if burst(out) and burst(baseline) else None}
+
+
+async def run_setup(args, replicas):
     with tempfile.TemporaryDirectory(prefix="vae-load-") as workdir:
-        server = Server(workdir, nice=args.nice, options=args.option)
+        store = ObjectStore(workdir) if args.store == "s3" else None
+        if store is not None and args.nice:
+            set_priority(store.proc.pid, args.nice)
+        try:
+            # compared setups are all behind nginx, so that only the number of replicas differs
+            server = Replicas(workdir, replicas, store, via_nginx=args.nginx or bool(args.compare_replicas),
+                              nice=args.nice, options=args.option)
+        except BaseException:
+            if store is not None:
+                store.stop()
+            raise
         # this client's autogroup is its terminal session's: given back at the end
         group_nice = set_priority(os.getpid(), args.nice) if args.nice else None
         monitor = RssMonitor(server)
@@ -630,7 +764,8 @@ async def amain(args):
         client_cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
         out = {"sessions": args.sessions, "points_per_session": args.points, "think_ms": args.think_ms,
                "timeout_s": args.timeout, "cpus": os.cpu_count(), "nice": args.nice, "options": args.option,
-               "server": server.url}
+               "server": server.url, "replicas": replicas, "store": args.store,
+               "nginx": server.proxy is not None}
         try:
             out["main"] = report = await main_run(server, args, stats, monitor)
             phases = {"ramp", "burst"}
@@ -646,7 +781,11 @@ async def amain(args):
                 Path("/proc/self/autogroup").write_text(str(group_nice))
             out["client_cpu_percent"] = round(100 * (sum(proc.cpu_times()[:2]) - client_cpu0)
                                               / (time.monotonic() - wall0), 1)
+            if server.proxy is not None:
+                out["requests_per_replica"] = server.spread()
             server.stop()
+            if store is not None:
+                store.stop()
             errors = [line for line in server.log().splitlines() if "Traceback" in line or "ERROR" in line]
             out["server_log_errors"] = errors[:10]
         m = out["main"]
@@ -679,6 +818,13 @@ def main():
                              "shared with other work, -10 (root) gives them the cores they would have alone")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="a Streamlit option for the server, e.g. runner.postScriptGC=false (repeatable)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="servers behind nginx (more than 1 implies --nginx)")
+    parser.add_argument("--store", choices=("local", "s3"), default="local",
+                        help="local: a models folder; s3: moto's S3 server on 127.0.0.1, one bucket")
+    parser.add_argument("--nginx", action="store_true", help="put nginx in front even of one replica")
+    parser.add_argument("--compare-replicas", type=int, default=0, metavar="M",
+                        help="first run the same load on M replicas (same store and proxy), as the baseline")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     if args.sessions < 3:

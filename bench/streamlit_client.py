@@ -1,7 +1,8 @@
 """A small Streamlit client at the browser's own protocol level: one websocket, binary protobufs.
 
 It does what the frontend does, and no more than a load test needs:
-  * GET /_stcore/health for the `_streamlit_xsrf` cookie, then open /_stcore/stream with the
+  * GET /_stcore/health for the `_streamlit_xsrf` cookie (behind nginx, also the route cookie that
+    keeps a browser on one replica), then open /_stcore/stream with the
     subprotocols ["streamlit", <xsrf token>] and that cookie (the double-submit check that
     starlette_websocket.py makes), the browser's own cookies (`cookies`: e.g. the one that
     names its training jobs), and an Origin header of the same host;
@@ -36,13 +37,20 @@ class Lost(Exception):
     """No answer in time, or the connection went away."""
 
 
-def xsrf_cookie(base_url, timeout=10):
-    with urllib.request.urlopen(base_url + "/_stcore/health", timeout=timeout) as response:
+def set_cookies(base_url, cookies=None, timeout=10):
+    """The cookies GET /_stcore/health sets, sent with `cookies`: the XSRF cookie, and behind
+    nginx (deploy/) the route cookie that keeps a browser on one replica."""
+    request = urllib.request.Request(base_url + "/_stcore/health", headers=cookie_header(cookies))
+    out = {}
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
-            if name.strip() == XSRF_COOKIE:
-                return rest.split(";", 1)[0]
-    return None
+            out[name.strip()] = rest.split(";", 1)[0]
+    return out
+
+
+def cookie_header(cookies):
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
 
 
 def element_text(element):
@@ -103,21 +111,23 @@ class StreamlitSession:
 
     # -- connection --------------------------------------------------------------------
     async def connect(self):
-        cookie = await asyncio.to_thread(xsrf_cookie, self.base_url)
+        for name, value in (await asyncio.to_thread(set_cookies, self.base_url, self.cookies)).items():
+            self.cookies.setdefault(name, value)  # kept, as a browser keeps them, for later requests
+        cookie = self.cookies.get(XSRF_COOKIE)
         ws_url = self.base_url.replace("http://", "ws://", 1) + "/_stcore/stream"
-        headers = {"Origin": self.base_url}
-        protocols = ["streamlit"]
-        jar = dict(self.cookies)
-        if cookie:
-            jar[XSRF_COOKIE] = cookie
-            protocols.append(cookie)
-        if jar:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        headers = {"Origin": self.base_url, **cookie_header(self.cookies)}
+        protocols = ["streamlit"] + ([cookie] if cookie else [])
         self.ws = await asyncio.wait_for(
             websockets.connect(ws_url, subprotocols=protocols, additional_headers=headers, max_size=None,
                                compression=None, open_timeout=self.timeout, ping_interval=None),
             self.timeout)
         self.reader = asyncio.create_task(self._read(), name=f"read-{self.name}")
+
+    def get(self, path, timeout=10):
+        """GET a path of the server (a /media file) with this browser's cookies; blocking."""
+        request = urllib.request.Request(self.base_url + path, headers=cookie_header(self.cookies))
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
 
     async def close(self):
         self.closed = True

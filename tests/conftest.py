@@ -7,6 +7,18 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 
+# The object store tests talk to moto's S3 server on 127.0.0.1, never to a real account: fixed
+# fake credentials for every test and every process they start (servers, trainers, Ray), set
+# before anything reads them. The secret is distinctive, so tests can look for it where it must
+# never appear (the page, the logs).
+TEST_AWS_SECRET = "vae-test-secret-3b9f1c7e5a"
+for _variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
+                  "AWS_ENDPOINT_URL_S3"):
+    os.environ.pop(_variable, None)
+os.environ.update(AWS_ACCESS_KEY_ID="vae-test-key", AWS_SECRET_ACCESS_KEY=TEST_AWS_SECRET,
+                  AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull,
+                  AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `pytest` as well as `python -m pytest`
     sys.path.insert(0, str(REPO_ROOT))
@@ -62,16 +74,50 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-from ray_cluster import RayCluster  # noqa: E402
+from ray_cluster import RayCluster, free_port  # noqa: E402  (free_port: for tests that need a closed port)
 
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real Ray cluster for the tests, waited for until its Jobs API answers, and stopped at
-    the end whatever happened. Yields a RayCluster."""
+    the end whatever happened (tests/ray_cluster.py: its own processes only). Yields a RayCluster."""
     cluster = RayCluster()
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 protocol server (ThreadedMotoServer) on 127.0.0.1, stopped at the end whatever
+    happened. Yields its endpoint URL. No client is mocked: everything talks HTTP to it."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def new_bucket(endpoint):
+    """A fresh bucket on the S3 server at `endpoint`; returns its name."""
+    import uuid
+
+    import boto3
+    bucket = f"vae-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_models(s3_server, monkeypatch):
+    """s3://<a fresh bucket>/models on the moto server, AWS_ENDPOINT_URL pointing at it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    return f"s3://{new_bucket(s3_server)}/models"

@@ -230,15 +230,16 @@ def test_a_wrong_setting_is_named_on_the_train_tab(models_dir, monkeypatch, env,
 
 
 def test_the_local_runner_never_imports_ray(models_dir):
-    """`streamlit run app.py` with the built-in runner: every tab, the Train tab included,
-    without `ray` (nor s3fs) in sys.modules."""
+    """`streamlit run app.py` with the built-in runner and a local models folder: every tab, the
+    Train tab included, without `ray`, nor the object store's stack (s3fs, fsspec, botocore), in
+    sys.modules. tests/test_store_s3_app.py runs the same check over an s3:// store, and finds s3fs."""
     code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
             "for view in ('Latent pad', 'Train', 'Model'):\n"
             "    at = AppTest.from_file('app.py', default_timeout=120)\n"
             "    at.query_params['view'] = view\n"
             "    at.run()\n"
             "    assert not at.exception, at.exception\n"
-            "print(sorted(m for m in ('ray', 's3fs') if m in sys.modules))")
+            "print(sorted(m for m in ('ray', 's3fs', 'fsspec', 'botocore', 'vae.versions_s3') if m in sys.modules))")
     env = {**os.environ, "VAE_MODELS_DIR": str(models_dir)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=300, env=env)

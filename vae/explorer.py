@@ -175,10 +175,10 @@ def _b64_uint8(array):
     return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
 
 
-def open_explorer(model_dir, arrays=None, after_load=None):
-    """An Explorer from a model directory's files (vae.versions has the trip); TensorFlow only
-    for an older version whose browser files are missing, which are then made once and kept."""
-    version = open_dir(model_dir)
+def open_explorer(version, arrays=None, after_load=None):
+    """An Explorer from a Version (or a model directory) and its files (vae.versions has the trip);
+    TensorFlow only for an older version whose browser files are missing, made once and kept."""
+    version = version if isinstance(version, Version) else open_dir(version)
     arrays = arrays if arrays is not None else version.test_set()
     (description, z_mean, z_log_var), model = version.browser_files(arrays["x_test"])
     if description["latent_dim"] != 2:  # the pad, maps and grid are planes

@@ -10,6 +10,7 @@ Plain Python: no Streamlit, no TensorFlow.
 """
 import dataclasses
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -19,6 +20,9 @@ HARD_MAX_EPOCHS = 100  # whatever an operator sets, one job never asks for more
 TRAINING_MODES = ("on", "off", "everyone")
 JOB_RUNNERS = ("local", "ray")
 RAY_CODE = ("upload", "installed")
+DEFAULT_CACHE_MB = 1024
+OBJECT_STORE_SCHEMES = ("s3://",)
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's rules, in short
 
 
 class SettingError(ValueError):
@@ -35,7 +39,16 @@ class Setting:
 
 SETTINGS = {
     "models_dir": Setting("VAE_MODELS_DIR", None, "models/ in the repository",
-                          "where model versions live"),
+                          "where model versions live: a local folder, or `s3://bucket/prefix` on any "
+                          "S3-compatible store (endpoint and credentials from the usual `AWS_*` variables; "
+                          "needs requirements-store.txt)"),
+    "cache_dir": Setting("VAE_CACHE_DIR", None, "~/.cache/vae-explorer",
+                         "s3 store: this server's copies of the versions it opened, by content hash"),
+    "cache_mb": Setting("VAE_CACHE_MB", "cache_mb", str(DEFAULT_CACHE_MB),
+                        "s3 store: the most MB that cache keeps; the least recently used versions go first"),
+    "jobs_dir": Setting("VAE_JOBS_DIR", None, "models dir's .jobs/, or for an s3 store the cache dir's jobs/",
+                        "where training jobs keep their state and progress; the ray runner needs it on "
+                        "storage every node sees at the same path"),
     "training": Setting("VAE_TRAINING", "training", "on",
                         "`on`: anyone may train, or only the operator when a password is set; "
                         "`everyone`: anyone may train even with a password (a class); `off`: nobody"),
@@ -118,9 +131,60 @@ def _choice(name, choices, aliases=None):
 
 # -- the settings ---------------------------------------------------------------------
 
+def is_object_store(location):
+    """Does `location` (a setting's text, a Path or a URL) name an object store rather than a folder?"""
+    return isinstance(location, str) and location.lower().startswith(OBJECT_STORE_SCHEMES)
+
+
+def models_location():
+    """Where model versions live: a Path (a local folder), or an `s3://bucket/prefix` URL (a str,
+    without a trailing slash). A URL that cannot be used raises SettingError, saying why."""
+    value, source = raw("models_dir")
+    if not value:
+        return REPO_ROOT / "models"
+    text = str(value).strip()
+    if "://" not in text:
+        return Path(text)
+    if not is_object_store(text):
+        raise SettingError(f"{source} takes a folder or s3://bucket/prefix, not {text.split('://')[0]}://…")
+    bucket, _, prefix = text[len("s3://"):].partition("/")
+    if "@" in bucket or ":" in bucket:  # s3://key:secret@bucket would put a secret in logs and on the page
+        raise SettingError(f"{source}: put no credentials in the URL; set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY (or use a profile or a role) instead")
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise SettingError(f"{source} must be s3://bucket/prefix with a valid bucket name, not {bucket!r}")
+    prefix = prefix.strip("/")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
 def models_dir():
-    value, _ = raw("models_dir")
-    return Path(value) if value else REPO_ROOT / "models"
+    """The local models folder; SettingError when VAE_MODELS_DIR names an object store."""
+    location = models_location()
+    if is_object_store(location):
+        raise SettingError(f"VAE_MODELS_DIR is an object store ({location}); this needs a local folder")
+    return location
+
+
+def cache_dir():
+    value, _ = raw("cache_dir")
+    if value:
+        return Path(value).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "vae-explorer"
+
+
+def cache_mb():
+    return _whole_number("cache_mb", 10) or DEFAULT_CACHE_MB
+
+
+def jobs_dir(models=None):
+    """Where job folders live: the setting, else beside a local models folder (<models>/.jobs),
+    else, for an object store, in this server's cache folder (<cache>/jobs)."""
+    value, _ = raw("jobs_dir")
+    if value:
+        return Path(value).expanduser()
+    models = models_location() if models is None else models
+    return cache_dir() / "jobs" if is_object_store(models) else Path(models) / ".jobs"
 
 
 def training_mode():

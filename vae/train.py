@@ -13,7 +13,6 @@ import datetime as dt
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -182,10 +181,10 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=0, arrays=
     from vae.data import load_arrays
     from vae.datasets import get_dataset
     from vae.evaluate import evaluate
-    from vae.versions import Versions
+    from vae.model_store import split_target
 
-    out = Path(out)
-    if out.exists():  # fail before spending minutes on training
+    versions, name = split_target(out)  # a folder's, or an object store's (s3://…/NAME)
+    if versions.exists(name):  # fail before spending minutes on training
         raise FileExistsError(f"{out} already exists; choose another --out")
     spec = get_dataset(config.dataset)
     arrays = arrays if arrays is not None else load_arrays(dataset=spec)
@@ -194,13 +193,14 @@ def train_and_save(config, out, callbacks=(), user_stop=None, verbose=0, arrays=
     if summary["stop_reason"] == STOP_USER and not keep:
         return None
     metrics = evaluate(model, arrays, seed=config.seed, spec=spec)
-    metadata = build_metadata(config, summary, metrics, spec.content_sha256, out.name)
-    return Versions(out.parent).write(out.name, model, metadata, arrays["x_test"]).path
+    metadata = build_metadata(config, summary, metrics, spec.content_sha256, name)
+    return versions.write(name, model, metadata, arrays["x_test"]).path  # a local directory, in both cases
 
 
 def default_out_dir(models_dir=None):
     from vae import settings
-    return Path(models_dir or settings.models_dir()) / run_name()
+    from vae.model_store import join
+    return join(models_dir or settings.models_location(), run_name())
 
 
 def parse_args(argv=None):
@@ -229,7 +229,7 @@ def parse_args(argv=None):
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="constant (reference) or cosine decay to 5%% over the epochs")
     p.add_argument("--warmup-epochs", type=float, help="learning rate rises from 0 over these epochs first")
-    p.add_argument("--out", type=Path, default=None, help="model directory to create")
+    p.add_argument("--out", default=None, help="model directory to create, or s3://bucket/prefix/NAME")
     p.add_argument("--quiet", action="store_true", help="no progress bar (there is none when piped either)")
     return p.parse_args(argv)
 
@@ -259,7 +259,7 @@ def main(argv=None):
     from vae.store import read_metadata
     meta = read_metadata(model_dir)
     m = meta["metrics"]
-    print(f"saved {model_dir}: {meta['epochs_run']} epochs ({meta['stop_reason']}) in "
+    print(f"saved {out}: {meta['epochs_run']} epochs ({meta['stop_reason']}) in "
           f"{meta['train_seconds']:.0f} s; test -ELBO {m['neg_elbo']:.2f} nats, "
           f"5-NN accuracy {m['knn5_accuracy']:.4f}")
     return 0

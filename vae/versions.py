@@ -6,16 +6,22 @@ model and browser files, found from its name.
                  /decoder.json    the browser files (vae.browser_files), made at write time,
                  /test_codes.npz  or once at the first open of an older version
 
-`Versions` is a models folder with four verbs: list, open, write, delete. Keep it that small:
-the next issue puts a store behind a URL (s3://…), and another implementation of these four
-is all it should take. Everything below it (vae.store) is files on a local disk.
+`Versions` is a models folder with four verbs: list, open, write, delete, and what the picker
+and the runners ask before they act: `entries()`/`entry(name)` (damage, metadata and a revision
+for each, from the listing), `exists(name)`, `refresh()`, `check_writable()` and `problem` (why
+the store could not be read, or None). Everything below it (vae.store) is files on a local disk.
+vae.versions_s3 is the other implementation, an object store behind an s3:// URL, and
+vae.model_store picks one from a location.
 
 Opening a model for the explorer is a straight trip down the layers (every call goes to a
 module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
 
   ui.state.get_explorer(name)
-    explorer.open_explorer(dir)
-      versions.open_dir(dir) → Version    → store (is it a version, damaged?, metadata.json),
+    model_store.open_versions().open(name) → Version
+                                          (an s3:// store: versions_s3 → version_cache, the
+                                          download, then Versions(cache folder).open, as below)
+    explorer.open_explorer(version)       (or a directory: versions.open_dir(dir), a CLI's --model)
+      Versions.open(name) → Version       → store (is it a version, damaged?, metadata.json),
                                             config (recorded dataset, arch), datasets (spec)
       Version.test_set()                  → data.load_arrays → datasets
       Version.browser_files(x_test)       → browser_files (read)
@@ -43,15 +49,29 @@ class DamagedVersionError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Entry:
+    """One version as a listing shows it, without opening it."""
+    name: str
+    damage: str | None  # why it cannot be opened, in a few words; None when it looks sound
+    metadata: dict | None  # its metadata.json, when readable
+    revision: str  # changes whenever its content does: names what an explorer was built from
+
+
+@dataclasses.dataclass(frozen=True)
 class Version:
     name: str
     path: Path  # its directory
     metadata: dict
     dataset: DatasetSpec  # what it was trained on: image shape, classes, colours, nouns
     arch: str  # its name in vae.architectures
+    # A version opened from a cache (vae.versions_s3) gets its files back with this when the
+    # cache evicted them while an explorer still used it.
+    refetch: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def model_file(self):
+        if self.refetch is not None and not (self.path / store.MODEL_FILE).exists():
+            self.refetch()
         return self.path / store.MODEL_FILE
 
     @functools.cached_property
@@ -83,12 +103,47 @@ class Version:
 class Versions:
     """The model versions in one folder (settings.models_dir() by default)."""
 
+    problem = None  # a local folder is read at every call: there is no stale listing to explain
+
     def __init__(self, root=None):
         self.root = Path(root or settings.models_dir())
+
+    @property
+    def location(self):
+        return str(self.root)
 
     def list(self):
         """Every version's name, damaged ones included, the default first, then newest first."""
         return [path.name for path in store.list_model_dirs(self.root)]
+
+    def entries(self):
+        return [self._entry(path) for path in store.list_model_dirs(self.root)]
+
+    def entry(self, name):
+        path = self.root / str(name)
+        if path.parent != self.root or not store.is_version_dir(path):
+            return None
+        return self._entry(path)
+
+    @staticmethod
+    def _entry(path):
+        metadata = store.read_json(path / store.METADATA_FILE)
+        try:
+            revision = str((path / store.MODEL_FILE).stat().st_mtime_ns)
+        except OSError:
+            revision = ""
+        return Entry(name=path.name, damage=store.version_damage(path),
+                     metadata=metadata if isinstance(metadata, dict) else None, revision=revision)
+
+    def exists(self, name):
+        """Is anything called `name` there (a version, or a leftover in its way)?"""
+        return (self.root / str(name)).exists()
+
+    def refresh(self):
+        """Forget any cached listing (a folder has none)."""
+
+    def check_writable(self):
+        store.check_writable(self.root)
 
     def open(self, name):
         """The version called `name`; FileNotFoundError when there is none, DamagedVersionError

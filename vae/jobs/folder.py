@@ -9,16 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
+from vae import settings
 from vae.jobs import estimates, events
 from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader, JobInfo
 from vae.jobs.protocol import OwnerBusy, check_model_name, new_job_id
-from vae.store import check_writable, list_model_dirs, read_json, read_metadata, write_json_atomic
+from vae.model_store import join, open_versions
+from vae.store import check_writable, read_json, write_json_atomic
 
 
 class JobFolder:
-    def __init__(self, models_dir, runtime_dir=None):
-        self.models_dir = Path(models_dir)
-        self.root = Path(runtime_dir or self.models_dir / ".jobs")
+    def __init__(self, models_dir=None, runtime_dir=None):
+        self.models_dir = models_location(models_dir)  # a folder, or an object store's URL
+        self.versions = open_versions(self.models_dir)
+        self.root = Path(runtime_dir or settings.jobs_dir(self.models_dir))
         self._infos = {}  # job id → JobInfo (job.json never changes)
         self._readers = {}  # job id → EventReader
         self._lock = threading.Lock()  # one runner serves many Streamlit sessions
@@ -78,9 +81,9 @@ class JobFolder:
         job_id = new_job_id()
         name = name or job_id
         check_model_name(name)
-        check_writable(self.models_dir)
+        self.versions.check_writable()
         check_writable(self.root, "the job folder")
-        return config, job_id, name, self.models_dir / name
+        return config, job_id, name, join(self.models_dir, name)
 
     def create(self, statuses, prepared, owner, operator, cpus, args=None):
         """Make the job folder of a prepared job (the caller holds whatever lock makes the
@@ -89,7 +92,7 @@ class JobFolder:
         config, job_id, name, target = prepared
         if not operator and any(s.owner == owner and s.active for s in statuses):
             raise OwnerBusy("you already have a job queued or running: stop it or wait for it to end")
-        if target.exists() or any(s.name == name and s.active for s in statuses):
+        if self.versions.exists(name) or any(s.name == name and s.active for s in statuses):
             raise FileExistsError(f"{target} already exists; choose another name")
         job_dir = self.path(job_id)
         job_dir.mkdir()
@@ -121,13 +124,19 @@ class JobFolder:
         return estimates.measured_speed(statuses, arch, lambda: estimates.speed_from_versions(self._versions(), arch))
 
     def _versions(self):
-        out = []
-        for model_dir in list_model_dirs(self.models_dir):
-            try:
-                out.append((model_dir.name, read_metadata(model_dir)))
-            except (OSError, ValueError):  # a damaged version says nothing about speed
-                continue
-        return out
+        """(name, metadata) of the sound versions: a damaged one says nothing about speed."""
+        return [(e.name, e.metadata) for e in self.versions.entries() if e.metadata and not e.damage]
+
+    def saved_metrics(self, name):
+        """The metrics of the version `name` if it was saved (a stop that came after the save), else None."""
+        try:
+            if not self.versions.exists(name):
+                return None
+            self.versions.refresh()
+            entry = self.versions.entry(name)
+        except OSError:  # the store cannot be reached: nothing is known to be saved
+            return None
+        return (entry.metadata or {}).get("metrics", {}) if entry is not None else {}
 
     def fill_queue(self, statuses, slots):
         """Each queued job's place (1-based) and expected start, with `slots` jobs at a time."""
@@ -148,3 +157,9 @@ class JobFolder:
         for place, (s, start) in enumerate(zip(queued, estimates.start_times(left, durations, slots)), 1):
             s.position, s.start_eta = place, start
         return statuses
+
+
+def models_location(models_dir=None):
+    """A runner's models location: the one given (a folder or an s3:// URL), else the setting's."""
+    location = settings.models_location() if models_dir is None else models_dir
+    return location if settings.is_object_store(location) else Path(location)

@@ -35,7 +35,7 @@ class LocalRunner:
     name = "local"
 
     def __init__(self, models_dir=None, runtime_dir=None, max_jobs=None, cpus=None, dispatch=True):
-        self.folder = JobFolder(models_dir or settings.models_dir(), runtime_dir)
+        self.folder = JobFolder(models_dir, runtime_dir)  # a folder, or an object store's URL
         self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
         self.max_jobs = max_jobs or settings.max_jobs()
         self.cpus = cpus or settings.job_cpus()
@@ -141,10 +141,9 @@ class LocalRunner:
         s = events.fold_events(events.new_status(info, self.name), self.folder.events(info))
         if s.state in events.ENDED_STATES:
             return
-        target = Path(info.model_dir)
-        if target.exists():
-            meta = read_json(target / "metadata.json", {})
-            verdict = {"state": "finished", "time": time.time(), "metrics": meta.get("metrics")}
+        metrics = self.folder.saved_metrics(info.name)
+        if metrics is not None:
+            verdict = {"state": "finished", "time": time.time(), "metrics": metrics}
         else:
             verdict = {"state": "discarded", "time": time.time()}
         write_json_atomic(job_dir / END_FILE, verdict)

@@ -43,7 +43,7 @@ class RayRunner:
         if not self.address:
             raise RunnerUnavailable("VAE_JOB_RUNNER=ray needs RAY_ADDRESS, the cluster's dashboard "
                                     "(e.g. http://127.0.0.1:8265).")
-        self.folder = JobFolder(models_dir or settings.models_dir(), runtime_dir)
+        self.folder = JobFolder(models_dir, runtime_dir)  # a folder, or an object store's URL
         self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
         self.cpus = cpus or settings.job_cpus()
         self.code = code or settings.ray_code()
@@ -128,10 +128,9 @@ class RayRunner:
         elif entry.status in ("PENDING", "RUNNING"):
             s.state = "queued" if entry.status == "PENDING" else "running"
         elif entry.status == "STOPPED":
-            target = Path(info.model_dir)
-            if target.exists():  # the stop came after the version was saved
-                events.end(s, {"state": "finished", "time": now,
-                               "metrics": read_json(target / "metadata.json", {}).get("metrics")})
+            metrics = self.folder.saved_metrics(info.name)
+            if metrics is not None:  # the stop came after the version was saved
+                events.end(s, {"state": "finished", "time": now, "metrics": metrics})
             else:
                 events.end(s, {"state": "discarded" if s.started else "cancelled",
                                "time": (entry.end_time or now * 1000) / 1000})
@@ -189,11 +188,18 @@ class RayRunner:
         return run  # the uploaded working_dir is the job's current directory
 
     def _runtime_env(self):
-        if self.code == "installed":
-            return None
-        # Ray zips the folder (what .rayignore and .gitignore leave: the code and data/, ~45 MB)
-        # and caches it by content hash, so an unchanged project is uploaded once.
-        return {"working_dir": str(settings.REPO_ROOT)}
+        env = {}
+        if self.code != "installed":
+            # Ray zips the folder (what .rayignore and .gitignore leave: the code and data/, ~45 MB)
+            # and caches it by content hash, so an unchanged project is uploaded once.
+            env["working_dir"] = str(settings.REPO_ROOT)
+        if settings.is_object_store(self.models_dir):
+            # the trainer uploads to the same store: its endpoint and region, never credentials
+            # (a node has its own: environment, profile or role)
+            from vae.versions_s3 import forwarded_environment
+            if forwarded_environment():
+                env["env_vars"] = forwarded_environment()
+        return env or None
 
     def jobs(self):
         return self._scan()

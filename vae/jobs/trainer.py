@@ -194,7 +194,8 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int, log_to_file:
             events.emit("discarded")
         else:
             meta = read_metadata(model_dir)
-            events.emit("finished", model_dir=str(model_dir), stop_reason=meta["stop_reason"],
+            # the target (a folder, or the store's URL), not the trainer's local copy of it
+            events.emit("finished", model_dir=str(out_dir), stop_reason=meta["stop_reason"],
                         metrics=meta["metrics"], epochs_run=meta["epochs_run"],
                         best_epoch=meta["best_epoch"])
         code = 0

@@ -1,25 +1,25 @@
 """Which model is active, how it was trained, and how well it does on held-out test images."""
 import streamlit as st
 
-from vae import settings
 from vae.config import recorded_arch, recorded_dataset
 from vae.datasets import get_dataset
 from vae.describe import layer_rows, parameter_count
 from vae.figures import history_figure
-from vae.store import DEFAULT_MODEL, MODEL_FILE, SHIPPED_MODELS, read_metadata, version_damage
+from vae.store import DEFAULT_MODEL, SHIPPED_MODELS
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
-from vae.ui.state import available_models, switch_model
-from vae.versions import Versions
+from vae.ui.state import available_models, models_store, switch_model
 
 
 def _label(name):
     """name · date · how it was trained · how well it does: enough to choose in the list."""
     shipped = " (shipped)" if name in SHIPPED_MODELS else ""
-    damage = version_damage(settings.models_dir() / name)
-    if damage:
-        return f"{name}{shipped} (damaged: {damage})"
+    entry = models_store().entry(name)  # from the listing: nothing is downloaded to describe it
+    if entry is None:
+        return name + shipped
+    if entry.damage:
+        return f"{name}{shipped} (damaged: {entry.damage})"
     try:
-        meta = read_metadata(settings.models_dir() / name)
+        meta = entry.metadata
         o, m = meta.get("options", {}), meta.get("metrics", {})
         run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
                else epochs_text(meta["epochs_run"]))
@@ -34,9 +34,9 @@ def _label(name):
 
 def _switch():
     name = st.session_state["model_picker"]
-    damage = version_damage(settings.models_dir() / name)
-    if damage:  # stay on the model that works; the picker shows the active one again
-        st.session_state["picker_error"] = f"“{name}” is damaged ({damage}) and cannot be opened."
+    entry = models_store().entry(name)
+    if entry is not None and entry.damage:  # stay on the model that works; the picker shows the active one again
+        st.session_state["picker_error"] = f"“{name}” is damaged ({entry.damage}) and cannot be opened."
         return
     switch_model(name)
 
@@ -46,8 +46,8 @@ def _delete(name):
         st.session_state["delete_error"] = LOCKED_MESSAGE
         return
     try:
-        Versions().delete(name)
-    except (PermissionError, FileNotFoundError) as err:
+        models_store().delete(name)
+    except OSError as err:  # shipped, gone already, or the store cannot be reached
         st.session_state["delete_error"] = str(err)
         return
     switch_model(DEFAULT_MODEL)
@@ -81,9 +81,13 @@ def _seen_test_note(meta):
 
 def sidebar(explorer):
     names = available_models()
+    store = models_store()
     st.session_state["model_picker"] = explorer.name
     st.selectbox("Active model", names, key="model_picker", format_func=_label, on_change=_switch,
-                 help="Every trained version in models/. Switching changes the whole explorer.")
+                 help="Every trained version in the model store, and the shipped ones. Switching "
+                      "changes the whole explorer.")
+    if store.problem:
+        st.warning(store.problem, icon=":material/cloud_off:")
     if "picker_error" in st.session_state:
         st.warning(st.session_state.pop("picker_error"), icon=":material/broken_image:")
     meta = explorer.metadata
@@ -95,7 +99,7 @@ def sidebar(explorer):
     _seen_test_note(meta)
     st.caption(f"{epochs_text(meta.get('epochs_run'))} ({meta.get('stop_reason', '').replace('_', ' ')}) · "
                f"{describe_options(meta.get('options', {}))}")
-    model_file = explorer.model_dir / MODEL_FILE
+    model_file = explorer.version.model_file
     # A callable: the 1.2 MB file is read when the user clicks, not on every rerun.
     st.download_button("Download .keras", model_file.read_bytes, file_name=f"{explorer.name}.keras",
                        mime="application/octet-stream", icon=":material/download:",

@@ -9,8 +9,8 @@ from streamlit.runtime.scriptrunner import script_runner as _script_runner
 from vae import settings
 from vae.explorer import open_explorer
 from vae.latent import MAX_ABS_Z
-from vae.store import DEFAULT_MODEL, MODEL_FILE
-from vae.versions import Versions
+from vae.model_store import open_versions
+from vae.store import DEFAULT_MODEL
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
@@ -41,10 +41,22 @@ def _freeze_gc():
     gc.freeze()
 
 
+@st.cache_resource(show_spinner=False)
+def _cached_versions(location: str, cache_dir: str, cache_mb: int):
+    # One per process and settings: an object store's listing, cache and client live in it.
+    return open_versions(settings.models_location())
+
+
+def models_store():
+    """This server's model versions (vae.model_store): a local folder, or an object store."""
+    return _cached_versions(str(settings.models_location()), str(settings.cache_dir()), settings.cache_mb())
+
+
 @st.cache_resource(max_entries=4, show_spinner="Opening the model…")
-def cached_explorer(model_dir: str, mtime: float):
+def cached_explorer(location: str, name: str, revision: str):
     # From files only: the Keras model loads in the background (start_model_loading).
-    return open_explorer(model_dir, after_load=_freeze_gc)
+    # An object store's version is downloaded into this server's cache first, once.
+    return open_explorer(models_store().open(name), after_load=_freeze_gc)
 
 
 def start_model_loading(explorer):
@@ -53,7 +65,7 @@ def start_model_loading(explorer):
 
 
 def available_models():
-    return Versions().list()
+    return models_store().list()
 
 
 # What a session knows about one model; meaningless, even wrong, under another model.
@@ -65,11 +77,20 @@ def active_model_name():
     names = available_models()
     if not names:
         return None
-    chosen = st.session_state.get("active_model") or st.query_params.get(MODEL_PARAM)
-    if chosen not in names:  # never existed, or deleted by another session
+    active = st.session_state.get("active_model")
+    chosen = active or st.query_params.get(MODEL_PARAM)
+    store = models_store()
+    if chosen is not None and chosen not in names:  # just made (another server's listing may lag), or gone
+        store.refresh()
+        names = store.list()
+    if chosen not in names:  # never existed, or deleted by another session or server
         fallback = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
         if chosen is not None:
             switch_model(fallback)
+        if active is not None:  # not a name from a link: that one is not echoed
+            why = ("cannot be opened while the model store cannot be reached" if store.problem
+                   else "was deleted (here or on another server)")
+            st.session_state["picker_error"] = f"The version “{active}” {why}: the explorer now shows “{fallback}”."
         chosen = fallback
     st.session_state["active_model"] = chosen
     return chosen
@@ -84,8 +105,10 @@ def switch_model(name):
 
 
 def get_explorer(name):
-    model_dir = settings.models_dir() / name  # a name from models/, never a path
-    return cached_explorer(str(model_dir), (model_dir / MODEL_FILE).stat().st_mtime)
+    """The explorer of the version `name` (a listed name, never a path), built once per content."""
+    store = models_store()
+    entry = store.entry(name)
+    return cached_explorer(store.location, name, entry.revision if entry else "")
 
 
 def parse_point(text, latent_dim=2):

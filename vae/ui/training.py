@@ -30,8 +30,8 @@ PREVIEW_PX = 320  # on screen, whatever the dataset's image size (the manifold i
 
 def _runner_key():
     """What the runner depends on: a change of settings makes a new one."""
-    return (settings.job_runner(), str(settings.models_dir()), settings.max_jobs(), settings.job_cpus(),
-            settings.ray_address(), settings.ray_code())
+    return (settings.job_runner(), str(settings.models_location()), str(settings.jobs_dir()), settings.max_jobs(),
+            settings.job_cpus(), settings.ray_address(), settings.ray_code())
 
 
 @st.cache_resource(on_release=lambda runner: runner.close(), show_spinner=False)
