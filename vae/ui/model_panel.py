@@ -10,12 +10,22 @@ from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, models_store, switch_model
 
 
+_last_labels = {}  # name → its label when it was last listed (see _label)
+
+
 def _label(name):
     """name · date · how it was trained · how well it does: enough to choose in the list."""
-    shipped = " (shipped)" if name in SHIPPED_MODELS else ""
     entry = models_store().entry(name)  # from the listing: nothing is downloaded to describe it
     if entry is None:
-        return name + shipped
+        # A version deleted since the list was drawn (here or on another server) keeps the label
+        # it was shown with, so the choice still on screen maps to an option of that list.
+        return _last_labels.get(name) or name + (" (shipped)" if name in SHIPPED_MODELS else "")
+    _last_labels[name] = label = _describe(name, entry)
+    return label
+
+
+def _describe(name, entry):
+    shipped = " (shipped)" if name in SHIPPED_MODELS else ""
     if entry.damage:
         return f"{name}{shipped} (damaged: {entry.damage})"
     try:
