@@ -52,7 +52,7 @@ async def person(url, index, stats, start_at, timeout, done):
         return record
     train.s.set_double("train_limit", LIMIT)
     await train.step("train_setting", lambda run: None)
-    train.s.set_double_array("train_epochs", [EPOCHS])
+    train.s.set_double_array("train_epochs@fast", [EPOCHS])
     await train.step("train_setting", lambda run: None)
 
     async def keep_points():

@@ -540,7 +540,7 @@ class User:
         # A number input and a slider each rerun the page when changed, as in a browser.
         self.s.set_double("train_limit", TRAIN_LIMIT)
         await self.step("train_setting", lambda run: None)
-        self.s.set_double_array("train_epochs", [TRAIN_EPOCHS])
+        self.s.set_double_array("train_epochs@fast", [TRAIN_EPOCHS])
         await self.step("train_setting", lambda run: None)
         started = time.monotonic()
         if self.s.elements["train_start"].button.disabled:  # their own job runs: they can only watch it

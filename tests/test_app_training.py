@@ -47,17 +47,18 @@ def test_training_can_be_switched_off_by_the_operator(models_dir, monkeypatch):
 
 def test_epochs_are_bounded_and_capped_by_the_operator(models_dir, monkeypatch):
     at = run("Train")
-    epochs = at.slider(key="train_epochs")
-    assert (epochs.min, epochs.max, epochs.value) == (1, 100, 30)
+    epochs = at.slider(key="train_epochs@fast")
+    assert (epochs.min, epochs.max, epochs.value) == (1, 100, 20)  # the fast recipe's 20, the page's default
     monkeypatch.setenv("VAE_MAX_EPOCHS", "12")
     at = run("Train")
-    epochs = at.slider(key="train_epochs")
+    epochs = at.slider(key="train_epochs@fast")
     assert (epochs.max, epochs.value) == (12, 12)
     assert any("caps training at 12" in c.value for c in at.caption)
 
 
 def test_estimate_follows_the_settings(models_dir):
     at = run("Train")
+    at.selectbox(key="train_recipe").set_value("reference").run()
     def estimate_seconds():
         text = next(c.value for c in at.caption if c.value.startswith("Estimated duration"))
         number = text.split("**")[1]  # "5 min 28 s" or "21 s"
@@ -69,7 +70,7 @@ def test_estimate_follows_the_settings(models_dir):
     assert "as measured when “reference” was trained, perhaps on another machine" in source  # nothing ran here yet
     at.number_input(key="train_limit").set_value(3000).run()
     quick = estimate_seconds()
-    at.slider(key="train_epochs").set_value(60).run()
+    at.slider(key="train_epochs@reference").set_value(60).run()
     longer = estimate_seconds()
     assert quick < full and longer > quick
 
@@ -256,6 +257,26 @@ def test_the_picker_describes_each_version(models_dir):
     assert meta["created"][:10] in tiny and "2 epochs" in tiny and "300 imgs" in tiny
     assert f"−ELBO {meta['metrics']['neg_elbo']:.1f}" in tiny
     assert labels[0].startswith("reference (shipped)")
+
+
+def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_show(models_dir):
+    """The page offers the fast recipe first, with its expected time; its batch size, learning
+    rate and warm-up, which have no widgets, go into the job with the options that do."""
+    from vae.recipes import RECIPES
+    from vae.ui import training
+    at = run("Train", ALICE)
+    assert at.selectbox(key="train_recipe").value == "fast"
+    note = next(c.value for c in at.caption if "Expected on 2 cores" in c.value)
+    assert "batch 256" in note and "warm-up" in note and "about a minute" in note
+    assert at.selectbox(key="train_arch@fast").value == "mlp"
+    at.slider(key="train_epochs@fast").set_value(5).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runner = training.job_runner()
+    (job,) = [s for s in runner.jobs() if s.owner == owner_id(ALICE)]
+    runner.stop(job.id, owner=owner_id(ALICE))
+    expected = {**RECIPES["fast"].options, "epochs": 5, "recipe": "fast"}
+    assert {k: job.config[k] for k in expected} == expected
 
 
 def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):

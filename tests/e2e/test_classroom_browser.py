@@ -38,7 +38,7 @@ def ask_for_a_quick_run(page, url):
     page.locator(".st-key-train_limit input").fill("400")
     page.keyboard.press("Enter")
     wait_ready(page)
-    page.locator(".st-key-train_epochs input[type=range]").focus()
+    page.locator(".st-key-train_epochs-fast input[type=range]").focus()
     page.keyboard.press("Home")  # 1 epoch
     wait_ready(page)
     page.locator(".st-key-train_start button:not([disabled])").wait_for()

@@ -170,7 +170,7 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
         page1.locator(".st-key-train_limit input").fill("400")
         page1.keyboard.press("Enter")
         wait_ready(page1)
-        page1.locator(".st-key-train_epochs input[type=range]").focus()
+        page1.locator(".st-key-train_epochs-fast input[type=range]").focus()
         page1.keyboard.press("Home")  # 1 epoch
         wait_ready(page1)
         threading.Thread(target=watch, daemon=True).start()

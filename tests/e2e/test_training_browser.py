@@ -1,4 +1,5 @@
 """Train a tiny model from the page in a real Chromium and explore it."""
+import json
 import shutil
 
 import pytest
@@ -22,17 +23,20 @@ def training_server(tmp_path_factory):
     stop_server(proc)
 
 
-def test_train_one_epoch_in_the_browser_then_explore_it(page, training_server):
+def test_the_fast_preset_trains_in_the_browser_then_decodes_on_the_pad(page, training_server):
     url, models = training_server
     page.goto(url + "/?view=Train")
     wait_ready(page)
+    # the page's default quick choice, with its expected time
+    assert page.locator(".st-key-train_recipe input").input_value().startswith("fast")
+    page.get_by_text("Expected on 2 cores: about a minute").wait_for()
     page.locator(".st-key-train_limit input").fill("400")
     page.keyboard.press("Enter")
     wait_ready(page)
-    page.locator(".st-key-train_epochs input[type=range]").focus()
+    page.locator(".st-key-train_epochs-fast input[type=range]").focus()
     page.keyboard.press("Home")  # 1 epoch
     wait_ready(page)
-    assert page.locator(".st-key-train_epochs [data-testid=stSliderThumbValue]").inner_text() == "1"
+    assert page.locator(".st-key-train_epochs-fast [data-testid=stSliderThumbValue]").inner_text() == "1"
     # Record every progress text the page ever renders, not what a poll happens to catch:
     # a 1-epoch run on 400 images can start and finish between two polls.
     page.evaluate("""() => {
@@ -58,6 +62,7 @@ def test_train_one_epoch_in_the_browser_then_explore_it(page, training_server):
     new_versions = [p.name for p in models.iterdir() if p.name.startswith("vae-")]
     assert len(new_versions) == 1
     name = new_versions[0]
+    assert json.loads((models / name / "metadata.json").read_text())["options"]["recipe"] == "fast"
     # the new version is in the picker and active
     assert name in active_model(page)
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from vae import settings
 from vae.architectures import ARCHITECTURES
-from vae.config import LR_SCHEDULES, TrainConfig, recorded_dataset
+from vae.config import LR_SCHEDULES, recorded_dataset
 from vae.datasets import DATASETS, get_dataset
 from vae.drawing import upscale
 from vae.figures import live_training_figure, preview_scatter
@@ -18,6 +18,7 @@ from vae.jobs import NotWritableError, OwnerBusy, RunnerUnavailable
 from vae.jobs.runner import make_runner
 from vae.jobs.estimates import estimate_seconds
 from vae.jobs.people import display_name
+from vae.recipes import RECIPES, make_config
 from vae.settings import HARD_MAX_EPOCHS, SettingError
 from vae.ui.browser_identity import browser_owner
 from vae.ui.model_panel import epochs_text
@@ -91,45 +92,54 @@ def _roles(mode):
 
 # -- the new-job form --------------------------------------------------------------------
 
-RECIPES = {  # what the page offers to reproduce; options not named keep TrainConfig's defaults
-    "reference": ("the reference post's recipe", {"arch": "reference", "kl_reduction": "mean",
-                                                  "lr_schedule": "constant", "patience": 3}),
-    "large": ("as models/large was made", {"arch": "large", "kl_reduction": "sum",
-                                           "lr_schedule": "cosine", "patience": 5}),
-}
-ARCH_HELP = {"reference": "the reference post's model", "large": "wider and deeper, a sharper decoder (slower)"}
+PAGE_RECIPE = "fast"  # the page's default: a good model in about a minute (vae/recipes.py)
+ARCH_HELP = {"reference": "the reference post's model", "large": "wider and deeper, a sharper decoder (slower)",
+             "mlp": "Dense layers only (quickest)"}
+KL_LABELS = {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}
+SCHEDULE_LABELS = {"constant": "constant", "cosine": "cosine decay to 5% over the epochs"}
+
+
+def recipe_key(name, recipe):
+    """A widget's key under a recipe. The recipe's options are the defaults of widgets keyed by
+    it: choosing another recipe makes new widgets with its values, and no widget's state is
+    written from Python (a re-mounted widget reports its default, which must be what it showed)."""
+    return f"{name}@{recipe}"
+
+
+def _recipe_note(recipe):
+    """What the recipe sets (its batch size and warm-up have no widgets), and how long it takes."""
+    return f"{recipe.description.split(': ', 1)[-1]} Expected on 2 cores: {recipe.expected_time}."
 
 
 def _settings_form(runner, max_epochs, explorer):
     """The settings of a new job, as a TrainConfig, or None when they do not validate."""
-    recipe = st.selectbox("Recipe", list(RECIPES), key="train_recipe",
-                          format_func=lambda name: f"{name}: {RECIPES[name][0]}",
-                          help="Fills in the architecture, KL reduction, schedule and patience below; "
-                               "change any of them after.")
-    # The recipe's options are the defaults of widgets keyed by the recipe: choosing another
-    # recipe makes new widgets with its values, and no widget's state is written from Python
-    # (a re-mounted widget reports its default, which must then be the value it showed).
-    defaults = RECIPES[recipe][1]
+    names = list(RECIPES)
+    name = st.selectbox("Recipe", names, key="train_recipe", index=names.index(PAGE_RECIPE),
+                        format_func=lambda n: f"{n}: {RECIPES[n].description.split(':')[0]}",
+                        help="A preset of every option (vae/recipes.py). It fills in the options below; "
+                             "change any of them after.")
+    recipe = RECIPES[name]
+    st.caption(_recipe_note(recipe))
+    defaults = recipe.config()
     c0, c1, c2 = st.columns(3)
     dataset = c0.selectbox("Dataset", list(DATASETS), key="train_dataset",
                            index=list(DATASETS).index(explorer.dataset.name),
-                           format_func=lambda name: DATASETS[name].title)
-    arch = c1.selectbox("Architecture", list(ARCHITECTURES), key=f"train_arch@{recipe}",
-                        index=list(ARCHITECTURES).index(defaults["arch"]),
-                        format_func=lambda name: f"{name}: {ARCH_HELP.get(name, '')}")
-    epochs = c2.slider("Epochs", 1, max_epochs, min(30, max_epochs), key="train_epochs",
-                       help="The reference trains 30 epochs; early stopping may end a run sooner.")
+                           format_func=lambda n: DATASETS[n].title)
+    arch = c1.selectbox("Architecture", list(ARCHITECTURES), key=recipe_key("train_arch", name),
+                        index=list(ARCHITECTURES).index(defaults.arch),
+                        format_func=lambda n: f"{n}: {ARCH_HELP.get(n, '')}")
+    epochs = c2.slider("Epochs", 1, max_epochs, min(defaults.epochs, max_epochs),
+                       key=recipe_key("train_epochs", name),
+                       help=f"The {name} recipe trains {defaults.epochs} epochs; early stopping may end a run sooner.")
     spec = DATASETS[dataset]
     c0, c1, c2 = st.columns(3)
-    kl = c0.radio("KL reduction", ["mean", "sum"], key=f"train_kl@{recipe}",
-                  index=["mean", "sum"].index(defaults["kl_reduction"]),
-                  format_func=lambda v: {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}[v])
-    schedule = c1.radio("Learning rate", list(LR_SCHEDULES), key=f"train_schedule@{recipe}",
-                        index=list(LR_SCHEDULES).index(defaults["lr_schedule"]),
-                        format_func=lambda v: {"constant": "constant 1e-3 (reference)",
-                                               "cosine": "cosine decay to 5% over the epochs"}[v])
-    patience = c2.number_input("Early-stopping patience (epochs)", 1, 50, defaults["patience"],
-                               key=f"train_patience@{recipe}",
+    kl = c0.radio("KL reduction", list(KL_LABELS), key=recipe_key("train_kl", name),
+                  index=list(KL_LABELS).index(defaults.kl_reduction), format_func=KL_LABELS.get)
+    schedule = c1.radio(f"Learning rate ({defaults.learning_rate:g})", list(LR_SCHEDULES),
+                        key=recipe_key("train_schedule", name),
+                        index=list(LR_SCHEDULES).index(defaults.lr_schedule), format_func=SCHEDULE_LABELS.get)
+    patience = c2.number_input("Early-stopping patience (epochs)", 1, HARD_MAX_EPOCHS, defaults.patience,
+                               key=recipe_key("train_patience", name),
                                help="Stop when the held-out loss has not improved for this many epochs; "
                                     "the best weights are kept.")
     c0, c1, c2 = st.columns(3)
@@ -142,10 +152,11 @@ def _settings_form(runner, max_epochs, explorer):
     beta = c2.number_input("KL weight β", 0.0, 20.0, 1.0, 0.1, key="train_beta",
                            help="β > 1 trades reconstruction for a smoother, more Gaussian latent space.")
     seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, key="train_seed")
-    config = TrainConfig(epochs=int(epochs), beta=float(beta), kl_reduction=kl, train_on=data,
-                         limit=int(limit) or None, seed=int(seed), dataset=dataset, arch=arch,
-                         lr_schedule=schedule, patience=int(patience))
     try:
+        # the recipe's other options (batch, learning rate, warm-ups) come with it
+        config = make_config(name, epochs=int(epochs), beta=float(beta), kl_reduction=kl, train_on=data,
+                             limit=int(limit) or None, seed=int(seed), dataset=dataset, arch=arch,
+                             lr_schedule=schedule, patience=int(patience))
         config.validate()
     except ValueError as err:
         st.warning(str(err))
