@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 DECODER_JS = REPO / "vae" / "ui" / "latent_view" / "decoder.js"
 LOAD_MODULE = """async (source) => {

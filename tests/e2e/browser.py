@@ -123,6 +123,16 @@ def wait_ready(page, timeout=90_000):
     page.wait_for_selector(READY, timeout=timeout)
 
 
+def set_quick_run(page, images=400):
+    """On the Train tab: a quick run of the page's default recipe, on `images` images, 1 epoch."""
+    page.locator(".st-key-train_limit input").fill(str(images))
+    page.keyboard.press("Enter")
+    wait_ready(page)
+    page.locator(".st-key-train_epochs-fast input[type=range]").focus()
+    page.keyboard.press("Home")  # 1 epoch
+    wait_ready(page)
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

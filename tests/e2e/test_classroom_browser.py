@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, start_server, stop_server, wait_ready
+from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +35,7 @@ def person(browser):
 def ask_for_a_quick_run(page, url):
     page.goto(url + "/?view=Train")
     wait_ready(page)
-    page.locator(".st-key-train_limit input").fill("400")
-    page.keyboard.press("Enter")
-    wait_ready(page)
-    page.locator(".st-key-train_epochs-fast input[type=range]").focus()
-    page.keyboard.press("Home")  # 1 epoch
-    wait_ready(page)
+    set_quick_run(page)
     page.locator(".st-key-train_start button:not([disabled])").wait_for()
 
 

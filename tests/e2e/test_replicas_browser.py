@@ -15,7 +15,7 @@ import time
 import pytest
 
 from deploy.nginx import REPLICA_HEADER, ROUTE_COOKIE, Nginx, nginx_binary
-from tests.e2e.conftest import no_exceptions, screenshot, start_server, stop_server, wait_ready
+from tests.e2e.browser import no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
 
 from conftest import TEST_AWS_SECRET, free_port, new_bucket
 from helpers import wait_for
@@ -167,12 +167,7 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
         page1 = context1.new_page()
         page1.goto(proxy.url + "/?view=Train")
         wait_ready(page1)
-        page1.locator(".st-key-train_limit input").fill("400")
-        page1.keyboard.press("Enter")
-        wait_ready(page1)
-        page1.locator(".st-key-train_epochs-fast input[type=range]").focus()
-        page1.keyboard.press("Home")  # 1 epoch
-        wait_ready(page1)
+        set_quick_run(page1)
         threading.Thread(target=watch, daemon=True).start()
         page1.locator(".st-key-train_start button").click()
         wait_for(lambda: appeared, 300, "the trained version in the store")

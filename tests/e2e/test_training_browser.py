@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, start_server, stop_server, wait_ready
+from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,7 @@ def test_the_fast_preset_trains_in_the_browser_then_decodes_on_the_pad(page, tra
     # the page's default quick choice, with its expected time
     assert page.locator(".st-key-train_recipe input").input_value().startswith("fast")
     page.get_by_text("Expected on 2 cores: about a minute").wait_for()
-    page.locator(".st-key-train_limit input").fill("400")
-    page.keyboard.press("Enter")
-    wait_ready(page)
-    page.locator(".st-key-train_epochs-fast input[type=range]").focus()
-    page.keyboard.press("Home")  # 1 epoch
-    wait_ready(page)
+    set_quick_run(page)
     assert page.locator(".st-key-train_epochs-fast [data-testid=stSliderThumbValue]").inner_text() == "1"
     # Record every progress text the page ever renders, not what a poll happens to catch:
     # a 1-epoch run on 400 images can start and finish between two polls.
