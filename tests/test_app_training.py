@@ -257,6 +257,9 @@ def test_the_picker_describes_each_version(models_dir):
     assert meta["created"][:10] in tiny and "2 epochs" in tiny and "300 imgs" in tiny
     assert f"−ELBO {meta['metrics']['neg_elbo']:.1f}" in tiny
     assert labels[0].startswith("reference (shipped)")
+    assert tiny.count("300 imgs") == 1 and "2 epochs, 300 imgs, β 1, KL mean · −ELBO" in tiny
+    # a version trained on all its images says nothing about a size, and leaves no empty item
+    assert "30 epochs, β 1, KL mean · −ELBO 154.9" in labels[0] and ",  ·" not in labels[0]
 
 
 def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_show(models_dir):

@@ -34,10 +34,10 @@ def _describe(name, entry):
         run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
                else epochs_text(meta["epochs_run"]))
         spec = get_dataset(recorded_dataset(meta))
-        data = f"{o['limit']:,} imgs" if o.get("limit") else ""
+        how = [run] + ([f"{o['limit']:,} imgs"] if o.get("limit") else []) + [f"β {o['beta']:g}",
+                                                                             f"KL {o['kl_reduction']}"]
         return (f"{name}{shipped} · {spec.title} · {recorded_arch(meta)} · {meta['created'][:10]} · "
-                f"{run}{', ' + data if data else ''}, β {o['beta']:g}, "
-                f"KL {o['kl_reduction']}, {data} · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}")
+                f"{', '.join(how)} · −ELBO {m['neg_elbo']:.1f} · 5-NN {m['knn5_accuracy']:.0%}")
     except Exception:  # a version with odd metadata is still pickable, by name
         return name + shipped
 
