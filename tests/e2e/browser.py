@@ -123,6 +123,18 @@ def wait_ready(page, timeout=90_000):
     page.wait_for_selector(READY, timeout=timeout)
 
 
+# Where plotly drew test image i on the Test-set map, in page pixels, and its trace's label
+MAP_POINT_ON_PAGE = """i => {
+    const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
+    const trace = gd._fullData.find(t => Array.from(t.customdata || []).includes(i));
+    const j = Array.from(trace.customdata).indexOf(i);
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const box = gd.getBoundingClientRect();
+    return {x: box.left + xa._offset + xa.d2p(trace.x[j]), y: box.top + ya._offset + ya.d2p(trace.y[j]),
+            label: trace.name};
+}"""
+
+
 def set_quick_run(page, images=400):
     """On the Train tab: a quick run of the page's default recipe, on `images` images, 1 epoch."""
     page.locator(".st-key-train_limit input").fill(str(images))

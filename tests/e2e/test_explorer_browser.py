@@ -4,8 +4,8 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.browser import (DRAW_VIEW, ScriptRuns, model_extent, no_exceptions, px_of, screenshot, wait_ready,
-                               wait_settled)
+from tests.e2e.browser import (DRAW_VIEW, MAP_POINT_ON_PAGE, ScriptRuns, model_extent, no_exceptions, px_of,
+                               screenshot, wait_ready, wait_settled)
 
 pytestmark = pytest.mark.browser
 
@@ -131,21 +131,10 @@ def test_narrow_screen(page, server, view):
     screenshot(page, f"{(view or 'pad').split()[0].lower()}-narrow")
 
 
-POINT_ON_PAGE = """i => {
-    const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
-    const trace = gd._fullData.find(t => Array.from(t.customdata || []).includes(i));
-    const j = Array.from(trace.customdata).indexOf(i);
-    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-    const box = gd.getBoundingClientRect();
-    return {x: box.left + xa._offset + xa.d2p(trace.x[j]), y: box.top + ya._offset + ya.d2p(trace.y[j]),
-            label: trace.name};
-}"""
-
-
 def test_clicking_a_test_digit_shows_it(page, server):
     open_view(page, server, "Test-set map")
     page.wait_for_selector(".st-key-map_chart .js-plotly-plot")
-    target = page.evaluate(POINT_ON_PAGE, 0)  # where plotly drew test digit #0, in page pixels
+    target = page.evaluate(MAP_POINT_ON_PAGE, 0)  # where plotly drew test digit #0, in page pixels
     page.mouse.click(target["x"], target["y"])
     page.wait_for_selector(".st-key-map_original img", timeout=30_000)
     wait_ready(page)
@@ -154,7 +143,7 @@ def test_clicking_a_test_digit_shows_it(page, server):
     index, label = int(picked.split("#")[1].split(",")[0]), picked.rsplit(" ", 1)[1]
     # The dot under the cursor is #0, or a neighbour drawn over it: either way the page must
     # show the digit plotly drew there, with the label of the trace it belongs to.
-    drawn = page.evaluate(POINT_ON_PAGE, index)
+    drawn = page.evaluate(MAP_POINT_ON_PAGE, index)
     assert label == drawn["label"]
     assert abs(drawn["x"] - target["x"]) < 8 and abs(drawn["y"] - target["y"]) < 8
     assert page.locator(".st-key-map_reconstruction img").count() == 1

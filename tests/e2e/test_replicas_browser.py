@@ -15,14 +15,13 @@ import time
 import pytest
 
 from deploy.nginx import REPLICA_HEADER, ROUTE_COOKIE, Nginx, nginx_binary
-from tests.e2e.browser import no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
+from tests.e2e.browser import DRAW_VIEW, MAP_POINT_ON_PAGE, PAD, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
 
 from conftest import TEST_AWS_SECRET, free_port, new_bucket
 from helpers import wait_for
 
 pytestmark = pytest.mark.browser
 
-PAD = ".st-key-latent_pad"
 PICKER = "[data-testid=stSidebar] [data-testid=stSelectbox]"
 
 
@@ -111,7 +110,7 @@ def test_a_page_through_nginx_works_and_every_request_reaches_one_replica(browse
     assert len(readouts) == 3, readouts
     page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.6 * box["height"])
     page.wait_for_function("() => new URL(location.href).searchParams.has('z')")
-    # a tab switch and a drawing, whose images come from the replica's /media
+    # a tab switch and a drawing, encoded by the replica and decoded in the page
     open_tab(page, "Draw")
     canvas = page.locator(".st-key-canvas_0 canvas.upper-canvas")
     canvas.wait_for()
@@ -121,12 +120,20 @@ def test_a_page_through_nginx_works_and_every_request_reaches_one_replica(browse
     for k in range(1, 25):
         page.mouse.move(c["x"] + 150 - k, c["y"] + 40 + k * 8)
     page.mouse.up()
-    image = page.locator(".st-key-draw_reconstruction img")
+    page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=60_000)
+    wait_ready(page)
+    assert "Encoded at z = (" in page.locator(f"{DRAW_VIEW} .readout").inner_text()
+    screenshot(page, "replicas-draw-through-nginx")
+    # a test image picked on the map comes from the replica's /media
+    open_tab(page, "Test-set map")
+    page.wait_for_selector(".st-key-map_chart .js-plotly-plot")
+    target = page.evaluate(MAP_POINT_ON_PAGE, 0)
+    page.mouse.click(target["x"], target["y"])
+    image = page.locator(".st-key-map_original img")
     image.wait_for(timeout=60_000)
     wait_ready(page)
-    assert image.evaluate("img => img.complete && img.naturalWidth > 0"), "the reconstruction did not load"
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0"), "the picked image did not load"
     no_exceptions(page)
-    screenshot(page, "replicas-draw-through-nginx")
     route = route_of(context)
     context.close()  # the WebSocket closes: nginx logs it
 
