@@ -32,10 +32,13 @@ def person(browser):
     return context, context.new_page()
 
 
-def ask_for_a_quick_run(page, url):
+def ask_for_a_run(page, url, quick=True):
+    """The Train tab ready to start: a quick run, or the page's default (the fast recipe on every
+    image, a minute or more: a job that is surely still running until it is stopped)."""
     page.goto(url + "/?view=Train")
     wait_ready(page)
-    set_quick_run(page)
+    if quick:
+        set_quick_run(page)
     page.locator(".st-key-train_start button:not([disabled])").wait_for()
 
 
@@ -54,8 +57,8 @@ def test_two_people_train_at_once_each_with_their_own_job(browser, class_server)
     runner, url = class_server
     (ctx_a, alice), (ctx_b, bob) = person(browser), person(browser)
     try:
-        ask_for_a_quick_run(alice, url)
-        ask_for_a_quick_run(bob, url)
+        ask_for_a_run(alice, url, quick=False)  # Alice's job runs until she stops it, below
+        ask_for_a_run(bob, url)
         alice.locator(".st-key-train_start button").click()
         alice.locator(YOUR_JOB).wait_for()
         bob.locator(".st-key-train_start button").click()
@@ -74,6 +77,7 @@ def test_two_people_train_at_once_each_with_their_own_job(browser, class_server)
         assert "waiting: 1st in the queue" in bob_row[2]
         assert alice.locator(YOUR_JOB).get_by_role("button", name="Stop and discard").count() == 1
         screenshot(bob, f"classroom-{runner}-waiting")
+        alice.locator(YOUR_JOB).get_by_role("button", name="Stop and keep").click()  # her version is kept; Bob's turn
 
         # a reload re-attaches Bob to his job; a shared link does not carry it to someone else
         bob_version = my_version(bob)
