@@ -13,7 +13,8 @@ script_finished arrives; a widget inside a fragment sends a fragment rerun, as t
   commit        one kept pad point; 10 one after another, each sent when the previous was answered
   tab           a click on the Draw (or Train, or Latent pad) tab: a full rerun
   draw          one digit on the canvas (a PNG of a random stroke, as streamlit-drawable-canvas
-                sends it); the two images it shows are then fetched from /media as a page does
+                sends it); answered when the Draw view is sent the stroke's z (the page decodes
+                the rest, so no images are fetched)
   train_*       one user: the Train tab, 600 images, 1 epoch, Start
   train_poll    that user's page then reruns the training fragment every second (run_every),
                 until the job has finished
@@ -36,7 +37,7 @@ Phases of the default run:
 
 Answered: script_finished arrived within --timeout and the server's state shows the step
 (a commit: the pad's trail grew by one, ends at that point, and the URL's z= is that point;
-draw: the "Encoded at z = ..." text; open: the pad element; train_start: the job's status).
+draw: the Draw view is sent the stroke's z; open: the pad element; train_start: the job's status).
 Lost: anything else; a user whose steps stopped on an error, or at a phase's time limit, adds
 one lost "aborted". Latency: BackMsg sent → script_finished received, on this client. The
 figures: nearest-rank p50/p95 over every interaction of the ramp and burst phases (train_poll
@@ -499,10 +500,14 @@ class User:
 
     async def draw(self):
         self.s.set_json("canvas_0", canvas_value(self.rng))
-        run = await self.step("draw", lambda run: None if any("Encoded at **z = (" in t for t in run.texts)
-                              else "no encoding shown: " + "; ".join(t[:80] for t in run.texts[-2:]),
-                              fragment_id=self.s.fragment_of("canvas_0"))
-        if run is not None:  # the two images, as the page loads them
+        self.s.components.pop("draw_view", None)  # answered: the Draw view is sent this stroke's z
+
+        def encoded(run):
+            shown = (self.s.components.get("draw_view") or {}).get("drawn") or {}
+            return None if len(shown.get("z", [])) == 2 else "no encoding sent to the Draw view"
+
+        run = await self.step("draw", encoded, fragment_id=self.s.fragment_of("canvas_0"))
+        if run is not None:  # any images it shows, as a page loads them (none: the Draw view decodes in the page)
             for kind, element, _ in run.elements:
                 if kind == "imgs":
                     for img in element.imgs.imgs:
