@@ -7,7 +7,6 @@ a function closes a cycle as surely as one at the top, only later.
 import ast
 import graphlib
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,7 @@ import pytest
 import keras
 
 from vae.architectures import build_decoder as arch_decoder, build_encoder as arch_encoder
-from vae.model import VAE, build_vae, load_vae
+from vae.model import VAE, build_vae
 from vae.datasets import MNIST
 
 SHAPE = MNIST.image_shape  # the post's 28x28: the parameter counts below are the post's

@@ -2,10 +2,8 @@
 version to the store with either runner, and the page lists, opens, loses and misses versions as
 a server among several would."""
 import os
-from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -55,7 +55,7 @@ def runtime_page(browser):
 
 
 def conv(kind, in_shape, out_shape, kernel, stride, pad, activation, rng):
-    (h, w, cin), (oh, ow, cout) = in_shape, out_shape
+    cin, cout = in_shape[2], out_shape[2]
     shape = (kernel, kernel, cin, cout) if kind == "conv2d" else (kernel, kernel, cout, cin)
     return {"type": kind, "kernel_size": [kernel, kernel], "strides": [stride, stride], "pad": [pad, pad],
             "input_shape": list(in_shape), "output_shape": list(out_shape), "activation": activation,
