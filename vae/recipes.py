@@ -22,6 +22,16 @@ class Recipe:
     description: str  # one line, for a list of choices
     expected_time: str  # one line: how long it trains here, and what it reaches
 
+    @property
+    def headline(self):
+        """The description before its colon: what a list of choices shows."""
+        return self.description.partition(": ")[0]
+
+    @property
+    def details(self):
+        """The description after its headline: what the recipe sets."""
+        return self.description.partition(": ")[2]
+
     def config(self, **overrides):
         """A TrainConfig with this recipe's options, then `overrides` (None values are ignored)."""
         return make_config(self.name, **overrides)

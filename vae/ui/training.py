@@ -108,14 +108,14 @@ def recipe_key(name, recipe):
 
 def _recipe_note(recipe):
     """What the recipe sets (its batch size and warm-up have no widgets), and how long it takes."""
-    return f"{recipe.description.split(': ', 1)[-1]} Expected on 2 cores: {recipe.expected_time}."
+    return f"{recipe.details} Expected on 2 cores: {recipe.expected_time}."
 
 
 def _settings_form(runner, max_epochs, explorer):
     """The settings of a new job, as a TrainConfig, or None when they do not validate."""
     names = list(RECIPES)
     name = st.selectbox("Recipe", names, key="train_recipe", index=names.index(PAGE_RECIPE),
-                        format_func=lambda n: f"{n}: {RECIPES[n].description.split(':')[0]}",
+                        format_func=lambda n: f"{n}: {RECIPES[n].headline}",
                         help="A preset of every option (vae/recipes.py). It fills in the options below; "
                              "change any of them after.")
     recipe = RECIPES[name]
