@@ -130,10 +130,17 @@ class RayRunner:
         elif entry.status == "STOPPED":
             metrics = self.folder.saved_metrics(info.name)
             if metrics is not None:  # the stop came after the version was saved
-                events.end(s, {"state": "finished", "time": now, "metrics": metrics})
+                verdict = {"state": "finished", "time": now, "metrics": metrics}
             else:
-                events.end(s, {"state": "discarded" if s.started else "cancelled",
-                               "time": (entry.end_time or now * 1000) / 1000})
+                verdict = {"state": "discarded" if s.started else "cancelled",
+                           "time": (entry.end_time or now * 1000) / 1000}
+            # Ray's STOPPED is final and its trainer gone: kept as ours, so that later scans (every
+            # page's poll) do not ask the store again, as the local runner keeps a killed job's
+            try:
+                self.folder.write(info.id, END_FILE, verdict)
+            except OSError:  # only a saving: the next scan works it out again
+                pass
+            events.end(s, verdict)
         else:  # SUCCEEDED or FAILED without a word from the trainer: killed, or never started
             reason = f"Ray: {entry.message or entry.status}"
             if entry.driver_exit_code is not None:
