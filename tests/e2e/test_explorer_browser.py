@@ -106,9 +106,12 @@ def test_interpolate_shows_the_strip_and_its_path(page, server):
 
 def test_train_offers_a_run(page, server):
     open_view(page, server, "Train")
-    start = page.locator(".st-key-train_start button")
-    start.wait_for()
-    assert start.is_enabled()
+    # A first visit has no identity cookie yet: the button is disabled ("Identifying this
+    # browser…") until the page's identity component has answered, one rerun later.
+    page.locator(".st-key-train_start button:not([disabled])").wait_for(timeout=30_000)
+    wait_ready(page)
+    assert page.get_by_text("Identifying this browser").count() == 0
+    assert page.get_by_text("one at a time").count() == 0
     screenshot(page, "train-desktop")
 
 
