@@ -91,6 +91,9 @@ def test_two_people_train_at_once_each_with_their_own_job(browser, class_server)
         carol.goto(bob.url)
         wait_ready(carol)
         carol.locator(EVERYONE).wait_for()
+        # once her browser is identified (Start enabled), the page shows her own jobs: none
+        carol.locator(".st-key-train_start button:not([disabled])").wait_for()
+        wait_ready(carol)
         assert carol.locator(YOUR_JOB).count() == 0
         assert carol.locator(f"{EVERYONE} button").count() == 0 and carol.get_by_role("button", name="Cancel").count() == 0
         ctx_c.close()
