@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from vae.store import METADATA_FILE, TMP_PREFIX, read_json
+from vae.store import METADATA_FILE, TMP_PREFIX, fsync_path, read_json
 
 
 class VersionCache:
@@ -56,6 +56,8 @@ class VersionCache:
         the entry's version directory. Another process may have put the same key first: then
         its copy stands, and ours is dropped (same key, same content)."""
         final = self.root / key
+        for path in sorted(staged.rglob("*"), reverse=True) + [staged]:  # files, then their folders
+            fsync_path(path)  # on disk before the name points at it, as vae.store writes a version
         try:
             os.rename(staged, final)
         except OSError:
@@ -63,6 +65,7 @@ class VersionCache:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
             shutil.rmtree(staged, ignore_errors=True)
+        fsync_path(self.root)  # the rename itself
         _touch(final)
         self.evict(keep=key)
         return final / name
