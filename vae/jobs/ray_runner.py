@@ -204,8 +204,9 @@ class RayRunner:
             # the trainer uploads to the same store: its endpoint and region, never credentials
             # (a node has its own: environment, profile or role)
             from vae.versions_s3 import forwarded_environment
-            if forwarded_environment():
-                env["env_vars"] = forwarded_environment()
+            forwarded = forwarded_environment()
+            if forwarded:
+                env["env_vars"] = forwarded
         return env or None
 
     def jobs(self):
