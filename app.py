@@ -8,6 +8,7 @@ import streamlit as st
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
+from vae.architectures import headline  # noqa: E402
 from vae.data import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
 from vae.store import DEFAULT_MODEL  # noqa: E402
@@ -50,7 +51,7 @@ if explorer.prepared_now and st.session_state.get("_told_prepared") != name:
 
 with primer:
     intro.render(explorer.dataset)
-caption.caption(f"A convolutional variational autoencoder with a 2-D latent space, this one trained on "
+caption.caption(f"{headline(explorer.version.arch, explorer.latent_dim)}, trained on "
                 f"{explorer.dataset.title}. Move over the pad, draw, browse and interpolate to see how it "
                 f"organises {explorer.noun}s it was never told the labels of.")
 

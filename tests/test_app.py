@@ -336,3 +336,13 @@ def test_the_server_does_not_clear_the_keras_session_after_a_run():
     plain, after_the_app = map(int, out.stdout.split()[-2:])
     assert plain >= 1, "control: Streamlit no longer clears Keras' session after a run; drop the override"
     assert after_the_app == 0
+
+
+@pytest.mark.parametrize("model, words", [("reference", "A convolutional variational autoencoder (reference)"),
+                                          ("mlp", "A fully connected variational autoencoder (mlp)"),
+                                          ("fashion-large", "A convolutional variational autoencoder (large)")])
+def test_the_header_describes_the_active_model(model, words):
+    at = run_app("Model", state={"active_model": model})
+    header = at.caption[0].value
+    assert header.startswith(words + " with a 2-D latent space, trained on "), header
+    assert ("convolution" in header) == (model != "mlp")

@@ -164,6 +164,15 @@ ARCHITECTURES = {
     "large": (large_encoder, large_decoder),
     "mlp": (mlp_encoder, mlp_decoder),
 }
+# What each is built of, in the words the page's header uses for the active model
+LAYER_KINDS = {"reference": "convolutional", "large": "convolutional", "mlp": "fully connected"}
+
+
+def headline(arch, latent_dim):
+    """'A convolutional variational autoencoder (reference) with a 2-D latent space'."""
+    kind = LAYER_KINDS.get(arch, "")
+    article = "An" if kind[:1] in "aeiou" else "A"  # '' (an unknown arch) reads "A variational…"
+    return f"{article} {kind} variational autoencoder ({arch}) with a {latent_dim}-D latent space".replace("  ", " ")
 
 
 def get_builders(arch):

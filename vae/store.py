@@ -20,7 +20,16 @@ from pathlib import Path
 from vae import settings
 
 DEFAULT_MODEL = "reference"  # the model the explorer opens with
-SHIPPED_MODELS = (DEFAULT_MODEL, "elbo-sum", "large", "fashion-reference", "fashion-large")  # in the repo: the UI never overwrites or deletes them
+SHIPPED_LIST = settings.REPO_ROOT / "models" / "shipped.txt"  # the one list of the models in the repo
+
+
+def read_shipped(path=SHIPPED_LIST):
+    """The names in a shipped list, in its order: one a line, '#' starts a comment."""
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    return tuple(dict.fromkeys(line for line in lines if line))
+
+
+SHIPPED_MODELS = read_shipped()  # the UI never overwrites or deletes them; every store lists them
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"
