@@ -8,10 +8,10 @@ import streamlit as st
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
 from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
-from vae.architectures import headline  # noqa: E402
-from vae.data import DataError  # noqa: E402
+from vae.ml.architectures import headline  # noqa: E402
+from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
-from vae.store import DEFAULT_MODEL  # noqa: E402
+from vae.store.disk import DEFAULT_MODEL  # noqa: E402
 from vae.ui.state import active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
 from vae.ui.training import follow_my_jobs  # noqa: E402
 

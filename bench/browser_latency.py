@@ -34,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, ScriptRuns,  # noqa: E402
-                               checkout, page_xy, start_server, stop_server, trail, wait_ready)
+from harness.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, ScriptRuns,  # noqa: E402
+                             page_xy, trail, wait_ready)
+from harness.server import checkout, start_server, stop_server  # noqa: E402
 
 PLOTLY_DRAW_MAP = "59fdf54"
 # The page's clock at every pointer-up and websocket send (the canvas' drawing is the first

@@ -9,7 +9,7 @@ Three set-ups, each a fresh server over a fresh models folder, measured one afte
   local-1    the built-in runner, one job at a time (the baseline)
   local-2    the built-in runner, VAE_MAX_JOBS=2 (one CPU thread each)
   ray-2cpu   a Ray head started here (`ray start --head --num-cpus 2`, its own ports and
-             folder, stopped at the end: tests/ray_cluster.py), VAE_JOB_RUNNER=ray, 1 CPU a job
+             folder, stopped at the end: harness/ray_cluster.py), VAE_JOB_RUNNER=ray, 1 CPU a job
 For each: makespan (first Start → last job ended, from the jobs' own times) and jobs per minute,
 as ratios against local-1 of the same run; and the goals: 10 of 10 finished, 0 interactions
 lost, no job started twice (one "started" event each), nobody's place in the queue ever went
@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.load import DONE_WORDS, Server, Stats, User, gather_bounded, job_name  # noqa: E402
-from tests.ray_cluster import RayCluster  # noqa: E402
+from harness.ray_cluster import RayCluster  # noqa: E402
 
 LIMIT, EPOCHS = 2000, 1
 SETUPS = {"local-1": {"VAE_MAX_JOBS": "1"},

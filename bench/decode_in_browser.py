@@ -5,7 +5,7 @@ The live pad's work per pointer move is decoder.js's `decode` plus the 10-neares
 each model's browser payload (what a real page receives), and times batches of --batch
 decodes at points across the model's extent, then the same with the label. Per model:
 the median ms per decode (and per decode + label), the decoder's multiply-adds
-(vae.macs), the GFLOP/s that makes, and the ratio to `reference` measured in the same page.
+(vae.ml.macs), the GFLOP/s that makes, and the ratio to `reference` measured in the same page.
 The pointer handler, drawing and Chromium's input queue are not in it: bench/live_pad.py
 measures the whole hover. Rounds are interleaved over the models.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from harness.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 DECODER_JS = REPO / "vae" / "ui" / "latent_view" / "decoder.js"
 LOAD_MODULE = """async (source) => {
@@ -49,9 +49,9 @@ TIME_DECODES = """([key, points, batch, batches, withLabel]) => {
 
 
 def payloads():
-    from vae.config import recorded_arch
+    from vae.ml.config import recorded_arch
     from vae.explorer import open_explorer
-    from vae.store import list_model_dirs
+    from vae.store.disk import list_model_dirs
     found = {}
     for model_dir in list_model_dirs(REPO / "models"):
         explorer = open_explorer(model_dir)
@@ -69,7 +69,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from playwright.sync_api import sync_playwright
-    from vae.macs import architecture_macs
+    from vae.ml.macs import architecture_macs
     models = payloads()
     macs = {arch: architecture_macs(arch)["decode"] for _, _, arch in models.values()}
     results = {name: {"arch": arch, "decode_macs": macs[arch], "rounds": []} for name, (_, _, arch) in models.items()}

@@ -30,8 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DIGIT, OVERLAY, PAD_ROOT, READOUT, REPO_ROOT,  # noqa: E402
-                               free_port, page_xy, stop_server, wait_ready)
+from harness.browser import (CHROMIUM, CHROMIUM_ARGS, DIGIT, OVERLAY, PAD_ROOT, READOUT, REPO_ROOT,  # noqa: E402
+                             page_xy, wait_ready)
+from harness.server import free_port, stop_server  # noqa: E402
 
 
 OLD_PATH_PAGE = """
@@ -42,9 +43,9 @@ import streamlit as st
 
 @st.cache_resource
 def keras_model_first():  # once per server, before the first page, as the old path did
-    from vae.model import load_vae
+    from vae.ml.model import load_vae
     from vae.settings import models_dir
-    from vae.store import DEFAULT_MODEL, MODEL_FILE
+    from vae.store.disk import DEFAULT_MODEL, MODEL_FILE
     return load_vae(models_dir() / DEFAULT_MODEL / MODEL_FILE)
 
 

@@ -43,9 +43,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT, checkout,  # noqa: E402
-                               count_frames_sent, page_xy, rapid_clicks, start_server, stop_server,
-                               wait_for_frame, wait_ready)
+from harness.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT,  # noqa: E402
+                             count_frames_sent, page_xy, rapid_clicks, wait_for_frame, wait_ready)
+from harness.server import checkout, start_server, stop_server  # noqa: E402
 
 UNBLOCKED_CONVOLUTIONS = "59fdf54"
 
@@ -226,7 +226,7 @@ def main():
 
     from vae.explorer import open_explorer
     from vae.settings import models_dir
-    from vae.store import DEFAULT_MODEL, list_model_dirs
+    from vae.store.disk import DEFAULT_MODEL, list_model_dirs
 
     extent = open_explorer(models_dir() / DEFAULT_MODEL).extent()
     models = [d.name for d in list_model_dirs()]

@@ -5,10 +5,10 @@
               all cores), NumPy (its BLAS), and TensorFlow pinned to one core (the
               browser's JavaScript runs on one). Each multiplies for about --seconds
               after a warm-up; the best and the median call are reported.
-  training    each architecture trained by vae.train.fit with its recipe's batch size on
+  training    each architecture trained by vae.ml.fit.fit with its recipe's batch size on
               --train-images images for 3 epochs; the median of epochs 2-3, from the
               epoch's start to its validation pass, gives images/s, and with
-              vae.macs.training_macs the GFLOP/s it sustains and its share of the
+              vae.ml.macs.training_macs the GFLOP/s it sustains and its share of the
               all-core matmul rate measured in the same round.
 
 The machine is shared, so --rounds repeats everything, interleaved, each in a fresh
@@ -71,10 +71,10 @@ def training_rate(arch, train_images):
     import statistics
 
     import keras
-    from vae.data import load_arrays
-    from vae.macs import architecture_macs
-    from vae.recipes import make_config
-    from vae.train import fit
+    from vae.data.arrays import load_arrays
+    from vae.ml.macs import architecture_macs
+    from vae.ml.recipes import make_config
+    from vae.ml.fit import fit
 
     class StepClock(keras.callbacks.Callback):
         def __init__(self):

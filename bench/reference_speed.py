@@ -2,7 +2,7 @@
 
   post        the post's model and loop as it writes them: its VAE class and train_step,
               Adam, `fit` on a NumPy array, batch 128, EarlyStopping(patience=3)
-  vae_train   vae.train.fit with the reference recipe (same model, loss, Adam, batch 128)
+  vae_train   vae.ml.fit.fit with the reference recipe (same model, loss, Adam, batch 128)
 
 Both train on the same images (vae.train's training split: 54,000 MNIST training
 images, its 6,000 validation images are left out of the post's run) for the same
@@ -94,8 +94,9 @@ def post_model():
 
 
 def same_images(args):
-    from vae.data import load_arrays
-    from vae.train import TrainConfig, training_images
+    from vae.data.arrays import load_arrays
+    from vae.ml.config import TrainConfig
+    from vae.ml.fit import training_images
     arrays = load_arrays(allow_download=False)
     config = TrainConfig(epochs=args.epochs, patience=args.epochs, limit=args.limit, seed=args.seed)
     return arrays, config, training_images(arrays, config)[0]
@@ -127,8 +128,8 @@ def median_epoch_rate(n_images, seconds):
 
 def held_out_neg_elbo(encoder_weights, decoder_weights, arrays, seed):
     """The true -ELBO on the test set, through vae.evaluate, for the reference architecture."""
-    from vae.evaluate import elbo_terms
-    from vae.model import VAE
+    from vae.ml.metrics import elbo_terms
+    from vae.ml.model import VAE
     model = VAE()
     model.encoder.set_weights(encoder_weights)
     model.decoder.set_weights(decoder_weights)
@@ -138,7 +139,7 @@ def held_out_neg_elbo(encoder_weights, decoder_weights, arrays, seed):
 
 def run_post(args):
     import tensorflow as tf
-    from vae.data import to_model_input
+    from vae.data.arrays import to_model_input
     arrays, _, train_u8 = same_images(args)
     mnist_digits = to_model_input(train_u8)  # float32 /255 with a channel axis, as the post does
     tf.keras.utils.set_random_seed(args.seed)
@@ -159,7 +160,7 @@ def run_post(args):
 
 
 def run_vae_train(args):
-    from vae.train import fit
+    from vae.ml.fit import fit
     arrays, config, _ = same_images(args)
     timer = epoch_timer()
     model, summary = fit(config, arrays, callbacks=[timer], verbose=0)

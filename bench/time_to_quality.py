@@ -1,6 +1,6 @@
 """Time to quality: training wall time until the held-out test -ELBO reaches a target. Prints JSON.
 
-As MLPerf Training measures it. Two recipes (vae.recipes) train on the same split
+As MLPerf Training measures it. Two recipes (vae.ml.recipes) train on the same split
 (vae.train's: 54,000 MNIST training images, 6,000 held out for early stopping):
 
   baseline   `reference`: the post's recipe (reference architecture, KL mean, Adam 1e-3,
@@ -10,7 +10,7 @@ As MLPerf Training measures it. Two recipes (vae.recipes) train on the same spli
 
 After every epoch a callback computes the true -ELBO on the 10,000 test images (as
 vae.evaluate does: one seeded z per image, KL summed) and keeps that time off the
-training clock. The clock starts before vae.train.fit, so it includes building the
+training clock. The clock starts before vae.ml.fit.fit, so it includes building the
 model, preparing the data, tracing the graphs and the recipe's own validation pass.
 The target is the shipped reference's final test -ELBO, 154.9 nats. Time to target is
 the clock at the end of the first epoch whose -ELBO is at or below the target. (Encoding
@@ -49,7 +49,7 @@ def quality_clock(x_test_u8, target, seed=0, stop_at_target=False):
     """A Keras callback: held-out -ELBO after each epoch, timed off a pausable training clock."""
     import keras
     import numpy as np
-    from vae.evaluate import elbo_terms
+    from vae.ml.metrics import elbo_terms
 
     class QualityClock(keras.callbacks.Callback):
         def __init__(self):
@@ -89,8 +89,8 @@ def time_to_target_point(curve, target):
 
 def run_config(config, arrays, target, stop_at_target=False, label=""):
     """Train `config` with the quality clock; the curve, time to target and final metrics."""
-    from vae.evaluate import evaluate
-    from vae.train import fit
+    from vae.ml.metrics import evaluate
+    from vae.ml.fit import fit
     clock = quality_clock(arrays["x_test"], target, seed=config.seed, stop_at_target=stop_at_target)
     model, summary = fit(config, arrays, callbacks=[clock], verbose=0)
     train_seconds = clock.training_seconds()
@@ -110,9 +110,9 @@ def log_run(result):
 
 
 def run_one(recipe, options, target, stop_at_target):
-    from vae.data import load_arrays
-    from vae.datasets import get_dataset
-    from vae.recipes import make_config
+    from vae.data.arrays import load_arrays
+    from vae.data.datasets import get_dataset
+    from vae.ml.recipes import make_config
     config = make_config(recipe, **options)
     arrays = load_arrays(dataset=get_dataset(config.dataset), allow_download=False)
     result = run_config(config, arrays, target, stop_at_target, label=recipe)
@@ -159,8 +159,8 @@ def plot(runs, target, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", default="reference", help="recipe name (vae.recipes)")
-    parser.add_argument("--candidate", default="fast", help="recipe name (vae.recipes)")
+    parser.add_argument("--baseline", default="reference", help="recipe name (vae.ml.recipes)")
+    parser.add_argument("--candidate", default="fast", help="recipe name (vae.ml.recipes)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds: baseline, candidate, ...")
     parser.add_argument("--target", type=float, default=TARGET, help="held-out test -ELBO to reach (nats)")
     parser.add_argument("--max-epochs", type=int, default=60,

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.browser_latency import pad_clicks, summary  # noqa: E402
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_ready  # noqa: E402
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, wait_ready  # noqa: E402
+from harness.server import start_server, stop_server  # noqa: E402
 from vae.jobs.people import OPERATOR  # noqa: E402
 
 
@@ -39,7 +40,7 @@ def submit(runner, config):
 
 
 def job_throughput(runner, limit, epochs):
-    from vae.train import TrainConfig
+    from vae.ml.config import TrainConfig
     job = submit(runner, TrainConfig(limit=limit, epochs=epochs, patience=epochs))
     status = runner.wait(job, timeout=1800)
     return json.loads((Path(status.model_dir) / "metadata.json").read_text())["samples_per_second"]
@@ -56,7 +57,7 @@ def wait_for_epoch(runner, job, epoch, timeout=300):
 
 
 def stop_to_exit(runner, keep):
-    from vae.train import TrainConfig
+    from vae.ml.config import TrainConfig
     job = submit(runner, TrainConfig(limit=20000, epochs=50))
     wait_for_epoch(runner, job, 2)
     start = time.perf_counter()
@@ -74,7 +75,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     from vae.jobs.local import LocalRunner
-    from vae.train import TrainConfig
+    from vae.ml.config import TrainConfig
 
     work = Path(tempfile.mkdtemp(prefix="vae-bench-"))
     models = work / "models"

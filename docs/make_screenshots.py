@@ -26,8 +26,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, READOUT,  # noqa: E402
-                               page_xy, start_server, stop_server, wait_ready)
+from harness.browser import (CHROMIUM, CHROMIUM_ARGS, DRAW_VIEW, OVERLAY, PAD_ROOT, READOUT,  # noqa: E402
+                             page_xy, wait_ready)
+from harness.server import start_server, stop_server  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 PNG_PREFERRED_UP_TO = 1.25  # keep the crisp PNG unless it is this much bigger than the WebP

@@ -55,6 +55,26 @@ def models_dir(tmp_path, monkeypatch, tiny_model_dir):
     training._cached_runner.clear()
 
 
+# The test layers (pytest.ini): a test is marked by the real parts its fixtures start, and every
+# one of those is slow, so `-m "not slow"` is the unit layer, which runs in about a minute.
+MARKS_BY_FIXTURE = {
+    "page": ("browser",), "browser": ("browser",), "server": ("browser",),
+    "ray_cluster": ("ray", "trainer"),
+    "s3_server": ("s3",), "s3_models": ("s3",),
+    "tiny_model_dir": ("trainer",), "models_dir": ("trainer",),
+}
+SLOW_MARKS = ("browser", "trainer", "ray", "s3")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            for mark in MARKS_BY_FIXTURE.get(fixture, ()):
+                item.add_marker(mark)
+        if any(item.get_closest_marker(mark) for mark in SLOW_MARKS):
+            item.add_marker("slow")
+
+
 # With VAE_REQUIRE_BROWSER=1 (CI), a browser test that is skipped, or no browser
 # test at all, fails the run: green must mean the app worked in a real browser.
 _browser_outcomes = []
@@ -74,13 +94,13 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-from ray_cluster import RayCluster, free_port  # noqa: E402  (free_port: for tests that need a closed port)
+from harness.ray_cluster import RayCluster, free_port  # noqa: E402  (free_port: for tests that need a closed port)
 
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real Ray cluster for the tests, waited for until its Jobs API answers, and stopped at
-    the end whatever happened (tests/ray_cluster.py: its own processes only). Yields a RayCluster."""
+    the end whatever happened (harness/ray_cluster.py: its own processes only). Yields a RayCluster."""
     cluster = RayCluster()
     try:
         cluster.start()

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from vae.jobs.events import PROGRESS_FILE
-from vae.store import TMP_PREFIX
+from vae.store.disk import TMP_PREFIX
 
 TINY = {"epochs": 2, "limit": 300}  # a job of seconds
 LONG = {"epochs": 500, "limit": 300, "patience": 500}  # minutes of training unless stopped

@@ -19,7 +19,7 @@ APP = str(REPO_ROOT / "app.py")
 @pytest.fixture(scope="module")
 def explorer():
     from vae.explorer import open_explorer
-    from vae.store import resolve_model_dir
+    from vae.store.disk import resolve_model_dir
     return open_explorer(resolve_model_dir(None))
 
 
@@ -99,7 +99,7 @@ def keep(at, *points, mount="page-1", first_seq=1):
 
 def test_page_loads_with_the_shipped_model(explorer):
     at = run_app()
-    from vae.store import read_metadata, resolve_model_dir
+    from vae.store.disk import read_metadata, resolve_model_dir
     meta = read_metadata(resolve_model_dir(None))
     metrics = {m.label: m.value for m in at.sidebar.metric}
     assert metrics["Test −ELBO"] == f"{meta['metrics']['neg_elbo']:.1f}"
@@ -221,7 +221,7 @@ def test_unknown_model_in_the_link_falls_back_to_the_default():
 
 
 def test_drawing_is_encoded_and_marked_on_the_map(explorer):
-    from vae.drawing import preprocess_drawing
+    from vae.data.drawing import preprocess_drawing
     payload, image = canvas_payload(lambda d: d.line([(140, 40), (140, 240)], fill=(0, 0, 0, 255), width=18))
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params["view"] = "Draw"
@@ -245,7 +245,7 @@ def test_blank_canvas_gets_a_hint_not_an_error():
     at.session_state["canvas_0"] = payload
     at.run()
     assert not at.exception
-    from vae.drawing import EMPTY_MESSAGE
+    from vae.data.drawing import EMPTY_MESSAGE
     assert [i.value for i in at.info] == [EMPTY_MESSAGE.format(noun="digit")]
     assert "drawn" not in at.session_state
 

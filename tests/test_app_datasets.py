@@ -26,7 +26,7 @@ def toy_models(toy, tmp_path, monkeypatch):  # noqa: F811
     import shutil
 
     from vae import train
-    from vae.datasets import DATASETS
+    from vae.data.datasets import DATASETS
 
     monkeypatch.setitem(DATASETS, toy.name, dataclasses.replace(toy, drawable=True, ink_box=11))
     root = tmp_path / "models"

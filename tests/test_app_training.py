@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from vae.jobs.people import display_name, owner_id
 
 from conftest import REPO_ROOT
-from ray_cluster import free_port
+from harness.ray_cluster import free_port
 from helpers import LONG, trainer_pid, wait_for
 
 APP = str(REPO_ROOT / "app.py")
@@ -90,7 +90,7 @@ def test_picker_switches_the_whole_explorer(models_dir):
     assert at.session_state["active_model"] == "tiny"
     assert at.query_params["model"] == "tiny"
     assert any("“tiny”" in h.value for h in at.subheader)
-    from vae.store import read_metadata
+    from vae.store.disk import read_metadata
     neg_elbo = read_metadata(models_dir / "tiny")["metrics"]["neg_elbo"]
     assert {m.label: m.value for m in at.sidebar.metric}["Test −ELBO"] == f"{neg_elbo:.1f}"
 
@@ -240,7 +240,7 @@ def test_the_local_runner_never_imports_ray(models_dir):
             "    at.query_params['view'] = view\n"
             "    at.run()\n"
             "    assert not at.exception, at.exception\n"
-            "print(sorted(m for m in ('ray', 's3fs', 'fsspec', 'botocore', 'vae.versions_s3') if m in sys.modules))")
+            "print(sorted(m for m in ('ray', 's3fs', 'fsspec', 'botocore', 'vae.store.s3') if m in sys.modules))")
     env = {**os.environ, "VAE_MODELS_DIR": str(models_dir)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=300, env=env)
@@ -252,7 +252,7 @@ def test_the_picker_describes_each_version(models_dir):
     at = run()
     labels = at.sidebar.selectbox(key="model_picker").options
     tiny = next(label for label in labels if label.startswith("tiny"))
-    from vae.store import read_metadata
+    from vae.store.disk import read_metadata
     meta = read_metadata(models_dir / "tiny")
     assert meta["created"][:10] in tiny and "2 epochs" in tiny and "300 imgs" in tiny
     assert f"−ELBO {meta['metrics']['neg_elbo']:.1f}" in tiny
@@ -265,7 +265,7 @@ def test_the_picker_describes_each_version(models_dir):
 def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_show(models_dir):
     """The page offers the fast recipe first, with its expected time; its batch size, learning
     rate and warm-up, which have no widgets, go into the job with the options that do."""
-    from vae.recipes import RECIPES
+    from vae.ml.recipes import RECIPES
     from vae.ui import training
     at = run("Train", ALICE)
     assert at.selectbox(key="train_recipe").value == "fast"
@@ -285,7 +285,7 @@ def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_
 def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
     """The Train tab offers what models/large needed (architecture, KL sum, cosine schedule,
     patience 5): choosing its recipe queues exactly that config."""
-    from vae.store import read_metadata
+    from vae.store.disk import read_metadata
     from vae.ui import training
     shipped = read_metadata(REPO_ROOT / "models" / "large")["options"]
     at = run("Train", ALICE)

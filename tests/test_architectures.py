@@ -6,10 +6,10 @@ import pytest
 import keras
 
 from conftest import REPO_ROOT
-from vae import store
-from vae.architectures import ARCHITECTURES, build_decoder, build_encoder
-from vae.datasets import MNIST
-from vae.model import VAE, build_vae, load_vae
+from vae.store import disk
+from vae.ml.architectures import ARCHITECTURES, build_decoder, build_encoder
+from vae.data.datasets import MNIST
+from vae.ml.model import VAE, build_vae, load_vae
 
 # What the browser decoder implements (the live pad decodes with it)
 DECODER_LAYERS = {"InputLayer", "Dense", "Reshape", "Conv2D", "Conv2DTranspose"}
@@ -45,12 +45,12 @@ def test_save_and_safe_load_gives_identical_weights_config_and_outputs(tmp_path,
     np.testing.assert_array_equal(model.decode(z), decoded)
 
 
-@pytest.mark.parametrize("model_dir", store.list_model_dirs(REPO_ROOT / "models"), ids=lambda p: p.name)
+@pytest.mark.parametrize("model_dir", disk.list_model_dirs(REPO_ROOT / "models"), ids=lambda p: p.name)
 def test_every_shipped_model_loads_in_safe_mode_with_the_sampling_layer_it_names(model_dir):
-    """Sampling moved from vae.model to vae.architectures: Keras finds it by its registered name."""
-    from vae.config import recorded_arch
-    model = keras.saving.load_model(model_dir / store.MODEL_FILE, safe_mode=True, compile=False)
-    assert isinstance(model, VAE) and model.arch == recorded_arch(store.read_metadata(model_dir))
+    """Sampling moved from vae.ml.model to vae.ml.architectures: Keras finds it by its registered name."""
+    from vae.ml.config import recorded_arch
+    model = keras.saving.load_model(model_dir / disk.MODEL_FILE, safe_mode=True, compile=False)
+    assert isinstance(model, VAE) and model.arch == recorded_arch(disk.read_metadata(model_dir))
     sampling = model.encoder.get_layer("z")
     assert keras.saving.get_registered_name(type(sampling)) == "vae>Sampling"
     assert keras.saving.get_registered_object("vae>Sampling") is type(sampling)

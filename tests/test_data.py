@@ -10,9 +10,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from vae import data
-from vae.data import DataError, load_arrays, to_model_input
-from vae.datasets import MNIST
+from vae.data import arrays as arrays_module
+from vae.data.arrays import DataError, content_hash, load_arrays, to_model_input
+from vae.data.datasets import MNIST
 
 # Published MNIST class counts (digits 0..9)
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -76,7 +76,7 @@ def test_an_unchanged_rewrite_still_loads(arrays, tmp_path):
     """Control for the flipped-byte tests: re-saving alone (new zip metadata) is accepted."""
     path = tmp_path / "copy.npz"
     np.savez(path, **arrays)
-    assert data.content_hash(load_arrays(path, allow_download=False)) == MNIST.content_sha256
+    assert content_hash(load_arrays(path, allow_download=False)) == MNIST.content_sha256
 
 
 def test_one_flipped_pixel_is_refused_by_the_hash(arrays, tmp_path):
@@ -132,7 +132,7 @@ def test_corrupt_compressed_stream_raises_data_error(tmp_path):
 def test_missing_file_without_download_raises(tmp_path, monkeypatch):
     def no_download(path, spec):
         raise AssertionError("must not try to download")
-    monkeypatch.setattr(data, "_download_with_keras", no_download)
+    monkeypatch.setattr(arrays_module, "_download_with_keras", no_download)
     with pytest.raises(DataError, match="missing"):
         load_arrays(tmp_path / "absent.npz", allow_download=False)
 

@@ -8,11 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from vae import datasets, evaluate, figures, store, train
-from vae.config import recorded_arch, recorded_dataset
-from vae.data import DataError, content_hash, load_arrays
-from vae.datasets import DATASETS, DEFAULT_DATASET, DatasetSpec, get_dataset
-from vae.model import load_vae
+from vae import evaluate, train
+from vae.ml import fit
+from vae.ml.metrics import evaluate as evaluate_model
+from vae.ml.config import TrainConfig
+from vae.data import datasets
+from vae.explorer import figures
+from vae.store import disk
+from vae.ml.config import recorded_arch, recorded_dataset
+from vae.data.arrays import DataError, content_hash, load_arrays
+from vae.data.datasets import DATASETS, DEFAULT_DATASET, DatasetSpec, get_dataset
+from vae.ml.model import load_vae
 
 TOY_SHAPE = (16, 16)
 TOY_CLASSES = ("bar", "column", "box")
@@ -54,14 +60,14 @@ def test_toy_dataset_trains_evaluates_and_reloads_through_the_library(toy, tmp_p
     out = tmp_path / "models" / "toy-model"
     assert train.main(["--dataset", "toy", "--epochs", "2", "--batch-size", "32", "--kl-reduction", "sum",
                        "--out", str(out), "--quiet"]) == 0
-    meta = store.read_metadata(out)
+    meta = disk.read_metadata(out)
     assert meta["dataset"] == meta["options"]["dataset"] == "toy"
     assert meta["arch"] == meta["options"]["arch"] == "reference"
     assert meta["data_sha256"] == toy.content_sha256
     assert meta["train_images"] + meta["val_images"] == toy.n_train
     assert 0.0 <= meta["metrics"]["knn5_accuracy"] <= 1.0
 
-    model = load_vae(out / store.MODEL_FILE)
+    model = load_vae(out / disk.MODEL_FILE)
     assert model.image_shape == TOY_SHAPE
     assert model.decode(np.zeros((4, 2), "float32")).shape == (4, *TOY_SHAPE)
 
@@ -74,15 +80,15 @@ def test_toy_dataset_trains_evaluates_and_reloads_through_the_library(toy, tmp_p
 
 def test_large_architecture_fits_the_toy_shape(toy):
     arrays = load_arrays(dataset="toy")
-    config = train.TrainConfig(dataset="toy", arch="large", epochs=1, batch_size=64)
-    model, summary = train.fit(config, arrays, verbose=0)
+    config = TrainConfig(dataset="toy", arch="large", epochs=1, batch_size=64)
+    model, summary = fit.fit(config, arrays, verbose=0)
     assert model.arch == "large" and model.image_shape == TOY_SHAPE
-    metrics = evaluate.evaluate(model, arrays, spec=toy)
+    metrics = evaluate_model(model, arrays, spec=toy)
     assert np.isfinite(metrics["neg_elbo"])
 
 
 def test_knn_votes_over_the_spec_classes_only(toy):
-    from vae.knn import vote
+    from vae.ml.knn import vote
     votes = vote(np.array([[2, 2, 1, 0, 0]]), n_classes=toy.n_classes)
     assert votes.tolist() == [2]
     with pytest.raises(IndexError):

@@ -1,6 +1,6 @@
 """preprocess_drawing turns canvas strokes into MNIST-shaped digits; upscale keeps pixels crisp.
 
-Measurements here are independent of vae.drawing: the box is every pixel
+Measurements here are independent of vae.data.drawing: the box is every pixel
 above 0.1 and the centre of mass comes from np.indices.
 """
 from pathlib import Path
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from vae.drawing import DOT_MESSAGE, EMPTY_MESSAGE, preprocess_drawing, upscale
+from vae.data.drawing import DOT_MESSAGE, EMPTY_MESSAGE, preprocess_drawing, upscale
 
 MNIST = Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
 INK = (255, 0, 0, 255)  # red: RGB is deliberately not white, ink lives in alpha
@@ -178,7 +178,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import zlib  # noqa: E402
 
-from vae.drawing import MAX_CANVAS_BYTES, DrawingError, decode_canvas_png  # noqa: E402
+from vae.data.drawing import MAX_CANVAS_BYTES, DrawingError, decode_canvas_png  # noqa: E402
 
 
 def png_bytes(image):
@@ -233,7 +233,7 @@ def test_a_big_claimed_image_is_refused_before_any_memory_is_spent(tmp_path):
     assert len(bomb) < MAX_CANVAS_BYTES  # small enough to pass the byte cap
     code = (
         "import resource, sys\n"
-        "from vae.drawing import decode_canvas_png\n"
+        "from vae.data.drawing import decode_canvas_png\n"
         "payload = open(sys.argv[1], 'rb').read()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n    decode_canvas_png(payload)\nexcept ValueError:\n    pass\n"

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from vae import evaluate as ev
-from vae import knn, store
+from vae.ml.metrics import evaluate as evaluate_model
+from vae.ml import knn
+from vae.store import disk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IWAE_JSON_KEYS = {"iwae_neg_log_likelihood", "iwae_stderr", "iwae_k", "iwae_images", "dataset"}
@@ -42,7 +44,7 @@ def test_cli_json_prints_one_object_with_the_documented_keys(tiny_model_dir):
     assert metrics["reconstruction"] > 0 and metrics["kl"] >= 0
     assert 0.0 <= metrics["knn5_accuracy"] <= 1.0
     # A fresh process on the saved file reproduces what training measured on the in-memory model.
-    at_training = store.read_metadata(tiny_model_dir)["metrics"]
+    at_training = disk.read_metadata(tiny_model_dir)["metrics"]
     for key in JSON_KEYS - {"model"}:
         assert metrics[key] == pytest.approx(at_training[key], rel=1e-5, abs=1e-6), key
 
@@ -58,7 +60,7 @@ def test_cli_missing_model_dir_exits_2_with_an_error(tmp_path):
 def test_incomplete_model_dir_exits_2(tmp_path, capsys):
     half = tmp_path / "half"
     half.mkdir()
-    (half / store.MODEL_FILE).write_bytes(b"")  # no metadata.json: not a model directory
+    (half / disk.MODEL_FILE).write_bytes(b"")  # no metadata.json: not a model directory
     assert ev.main(["--model", str(half), "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("error:") and captured.out == ""
@@ -81,11 +83,11 @@ class KnownModel:
 
 
 def test_evaluate_metrics_match_hand_computed_values():
-    from vae.data import load_arrays
+    from vae.data.arrays import load_arrays
     full = load_arrays(allow_download=False)
     arrays = {"x_train": full["x_train"][:400], "y_train": full["y_train"][:400],
               "x_test": full["x_test"][:120], "y_test": full["y_test"][:120]}
-    metrics = ev.evaluate(KnownModel(), arrays, seed=0)
+    metrics = evaluate_model(KnownModel(), arrays, seed=0)
     assert set(metrics) == {"neg_elbo", "reconstruction", "kl", "knn5_accuracy"}
     # Every pixel predicted as 0.5 costs ln 2, whatever the image and the z sample.
     assert metrics["reconstruction"] == pytest.approx(784 * math.log(2), rel=1e-6)

@@ -4,9 +4,9 @@ import concurrent.futures
 import numpy as np
 import pytest
 
-from vae.datasets import MNIST
+from vae.data.datasets import MNIST
 from vae.explorer import Explorer
-from vae.versions import Version
+from vae.store.versions import Version
 
 
 class EchoModel:

@@ -1,4 +1,4 @@
-"""The exported decoder means what Keras computes: checked through vae.export's NumPy oracle
+"""The exported decoder means what Keras computes: checked through vae.ml.export's NumPy oracle
 (the browser runtime is held to the same description in tests/e2e)."""
 import json
 import subprocess
@@ -10,7 +10,7 @@ import pytest
 from keras import layers
 
 from conftest import REPO_ROOT
-from vae.export import ExportError, b64_float32, describe_decoder, from_b64_float32, numpy_decode
+from vae.ml.export import ExportError, b64_float32, describe_decoder, from_b64_float32, numpy_decode
 
 Z = np.random.default_rng(0).normal(size=(6, 2)).astype("float32") * 2
 
@@ -48,7 +48,7 @@ def test_conv_transpose_then_conv_match_keras(kernel, stride, padding, output_pa
 
 
 def test_the_shipped_reference_decoder_matches_keras():
-    from vae.model import load_vae
+    from vae.ml.model import load_vae
     model = load_vae(REPO_ROOT / "models" / "reference" / "model.keras")
     description = describe_decoder(model.decoder)
     assert [layer["type"] for layer in description["layers"]] == [
@@ -63,8 +63,8 @@ MAX_MODEL_BYTES = 5_000_000
 
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda d: d.name)
 def test_every_shipped_model_ships_current_browser_files_that_match_keras(model_dir):
-    from vae.browser_files import read_browser_files
-    from vae.model import load_vae
+    from vae.store.browser_files import read_browser_files
+    from vae.ml.model import load_vae
     assert (model_dir / "model.keras").stat().st_size < MAX_MODEL_BYTES
     shipped = read_browser_files(model_dir)
     assert shipped is not None, f"{model_dir.name}: decoder.json or test_codes.npz missing or stale"
@@ -104,7 +104,7 @@ def test_unsupported_layers_are_refused_by_name(layer, message):
 
 def test_browser_files_are_made_once_and_go_stale_with_the_model(tmp_path, tiny_model_dir):
     import shutil
-    from vae.browser_files import CODES_FILE, DECODER_FILE, read_browser_files
+    from vae.store.browser_files import CODES_FILE, DECODER_FILE, read_browser_files
     from vae.explorer import open_explorer
 
     model_dir = tmp_path / "copy"

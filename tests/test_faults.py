@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from vae import store
+from vae.store import disk
 from vae.jobs import NotWritableError
 from vae.jobs.events import LOCK_FILE
 from vae.jobs.local import LocalRunner
@@ -104,11 +104,11 @@ def test_a_full_disk_fails_the_save_cleanly_and_other_versions_still_load(tmpfs,
     assert status.error.startswith("the disk is full: no space left to save the model in"), status.error
     assert "No space left on device" in status.error
     assert not (models / "new").exists() and leftovers(models) == []
-    assert [p.name for p in store.list_model_dirs(models)] == ["tiny"]
-    assert store.version_damage(models / "tiny") is None
-    from vae.model import load_vae
+    assert [p.name for p in disk.list_model_dirs(models)] == ["tiny"]
+    assert disk.version_damage(models / "tiny") is None
+    from vae.ml.model import load_vae
     import numpy as np
-    model = load_vae(models / "tiny" / store.MODEL_FILE)
+    model = load_vae(models / "tiny" / disk.MODEL_FILE)
     assert model.decode(np.zeros((1, 2), "float32")).shape == (1, 28, 28)
 
 
@@ -229,9 +229,9 @@ def damaged_models(tmp_path, app_models, tiny_model_dir):
     shutil.copytree(REPO_ROOT / "models" / "reference", root / "reference")
     for name in ("no-meta", "bad-meta", "cut"):
         shutil.copytree(tiny_model_dir, root / name)
-    (root / "no-meta" / store.METADATA_FILE).unlink()
-    (root / "bad-meta" / store.METADATA_FILE).write_text('{"options": {"beta": ')
-    keras = root / "cut" / store.MODEL_FILE
+    (root / "no-meta" / disk.METADATA_FILE).unlink()
+    (root / "bad-meta" / disk.METADATA_FILE).write_text('{"options": {"beta": ')
+    keras = root / "cut" / disk.MODEL_FILE
     keras.write_bytes(keras.read_bytes()[: keras.stat().st_size // 2])
     return app_models(root)
 

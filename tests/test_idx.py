@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from vae import idx
-from vae.idx import IdxError, read_images, read_labels, read_split_dir
+from vae.data import idx
+from vae.data.idx import IdxError, read_images, read_labels, read_split_dir
 
 
 def idx_bytes(magic, array):
@@ -119,8 +119,8 @@ def test_test_images_must_be_shaped_as_training_ones(tmp_path):
 
 def test_the_cli_checks_a_datasets_own_file_against_its_spec(tmp_path, monkeypatch, capsys):
     import dataclasses
-    from vae.data import content_hash
-    from vae.datasets import DATASETS, MNIST
+    from vae.data.arrays import content_hash
+    from vae.data.datasets import DATASETS, MNIST
     arrays = release_dir(tmp_path)
     dest = tmp_path / "toy.npz"
     toy = dataclasses.replace(MNIST, name="toy", file=dest, content_sha256=content_hash(arrays))

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from vae.data import load_arrays
-from vae.evaluate import elbo_terms, evaluate
-from vae.iwae import iwae_log_likelihood, iwae_metrics
-from vae.likelihood import log_normal, logsumexp
-from vae.model import load_vae
-from vae.store import MODEL_FILE
+from vae.data.arrays import load_arrays
+from vae.ml.metrics import elbo_terms, evaluate
+from vae.ml.iwae import iwae_log_likelihood, iwae_metrics
+from vae.ml.likelihood import log_normal, logsumexp
+from vae.ml.model import load_vae
+from vae.store.disk import MODEL_FILE
 
 N_IMAGES = 100
 

@@ -12,7 +12,7 @@ import pytest
 
 from vae.jobs import events, estimates, people, processes, trainer
 from vae.jobs.local import LocalRunner
-from vae.store import write_json_atomic
+from vae.store.disk import write_json_atomic
 
 from helpers import LONG, TINY, training, wait_for
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae.figures import manifold_figure_png, tick_indices
-from vae.latent import grid_coordinates, latent_extent, manifold, sigma_ellipse, tile_grid
+from vae.explorer.figures import manifold_figure_png, tick_indices
+from vae.ml.latent import grid_coordinates, latent_extent, manifold, sigma_ellipse, tile_grid
 
 
 class RecordingDecoder:

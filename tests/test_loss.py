@@ -4,7 +4,7 @@ import pytest
 
 from keras import ops
 
-from vae.loss import kl_divergence, reconstruction_loss, vae_loss_terms
+from vae.ml.loss import kl_divergence, reconstruction_loss, vae_loss_terms
 
 BATCH, LATENT = 6, 3
 # keras clips probabilities to [eps, 1 - eps] in float32 before the log

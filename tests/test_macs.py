@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from vae.architectures import build_decoder
-from vae.macs import architecture_macs, decoder_macs, layer_macs, training_macs
-from vae.model import build_vae
+from vae.ml.architectures import build_decoder
+from vae.ml.macs import architecture_macs, decoder_macs, layer_macs, training_macs
+from vae.ml.model import build_vae
 
 
 def impulse_products(layer, in_shape):

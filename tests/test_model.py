@@ -7,9 +7,9 @@ import pytest
 
 import keras
 
-from vae.architectures import build_decoder as arch_decoder, build_encoder as arch_encoder
-from vae.model import VAE, build_vae
-from vae.datasets import MNIST
+from vae.ml.architectures import build_decoder as arch_decoder, build_encoder as arch_encoder
+from vae.ml.model import VAE, build_vae
+from vae.data.datasets import MNIST
 
 SHAPE = MNIST.image_shape  # the post's 28x28: the parameter counts below are the post's
 

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import REPO_ROOT
 from vae import train
-from vae.config import TrainConfig
-from vae.recipes import DEFAULT_RECIPE, RECIPES, get_recipe, make_config
+from vae.ml.config import TrainConfig
+from vae.ml.recipes import DEFAULT_RECIPE, RECIPES, get_recipe, make_config
 
 
 def test_the_three_promised_recipes_exist_and_describe_themselves_in_one_line():
@@ -48,8 +48,8 @@ def test_large_is_what_models_large_was_trained_with():
 
 
 def test_fast_trains_an_architecture_the_browser_decodes_cheaply():
-    from vae.architectures import build_decoder
-    from vae.macs import decoder_macs
+    from vae.ml.architectures import build_decoder
+    from vae.ml.macs import decoder_macs
     fast = make_config("fast")
     assert fast.arch != "reference" and fast.kl_reduction == "sum"
     assert decoder_macs(build_decoder(fast.arch)) < decoder_macs(build_decoder("large")) / 4
@@ -71,7 +71,7 @@ def test_unknown_names_and_options_are_refused_with_the_known_ones():
 
 
 def test_listing_recipes_imports_no_tensorflow():
-    code = ("import sys, vae.recipes as r; [ (x.options, x.description, x.expected_time) for x in r.RECIPES.values()];"
+    code = ("import sys, vae.ml.recipes as r; [ (x.options, x.description, x.expected_time) for x in r.RECIPES.values()];"
             "r.make_config('fast').validate();"
             "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)

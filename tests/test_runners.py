@@ -56,7 +56,7 @@ def test_a_job_reports_progress_and_makes_a_loadable_version(runner):
     preview = runner.preview(job_id)
     assert preview["epoch"] == 2 and preview["z"].shape[1] == 2
 
-    from vae.model import load_vae
+    from vae.ml.model import load_vae
     model = load_vae(Path(final.model_dir) / "model.keras")  # safe_mode
     assert model.decode(np.zeros((1, 2), "float32")).shape == (1, 28, 28)
     assert Path(final.model_dir).name == final.name
@@ -135,7 +135,7 @@ def test_bad_requests_are_refused_before_anything_runs(runner):
 
 def test_an_unreachable_runner_is_a_clear_error(runner, tmp_path):
     if runner.name == "ray":
-        from ray_cluster import free_port
+        from harness.ray_cluster import free_port
         from vae.jobs.ray_runner import RayRunner
         dead = RayRunner(address=f"http://127.0.0.1:{free_port()}", models_dir=tmp_path / "elsewhere")
         asked = time.monotonic()

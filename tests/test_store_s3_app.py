@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vae.versions import Versions
-from vae.versions_s3 import S3Versions
+from vae.store.versions import Versions
+from vae.store.s3 import S3Versions
 
 from conftest import REPO_ROOT, TEST_AWS_SECRET, free_port
 from helpers import TINY, ended, wait_for
@@ -118,8 +118,8 @@ def test_the_default_path_never_imports_s3fs_but_an_s3_store_does(s3_page, tmp_p
     code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
             "at = AppTest.from_file('app.py', default_timeout=120)\nat.run()\n"
             "assert not at.exception, at.exception\n"
-            "print(sorted(m for m in ('s3fs', 'fsspec', 'botocore', 'vae.versions_s3') if m in sys.modules))")
+            "print(sorted(m for m in ('s3fs', 'fsspec', 'botocore', 'vae.store.s3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=300, env={**os.environ})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "['botocore', 'fsspec', 's3fs', 'vae.versions_s3']"
+    assert out.stdout.strip().splitlines()[-1] == "['botocore', 'fsspec', 's3fs', 'vae.store.s3']"

@@ -9,11 +9,14 @@ import pytest
 
 import keras
 
-from vae import settings, store, train
-from vae.data import load_arrays
-from vae.datasets import MNIST
-from vae.model import VAE, build_vae, load_vae
-from vae.train import STOP_COMPLETED, STOP_EARLY, STOP_USER, StopReason, TrainConfig
+from vae import settings, train
+from vae.ml import fit
+from vae.store import disk
+from vae.data.arrays import load_arrays
+from vae.data.datasets import MNIST
+from vae.ml.model import VAE, build_vae, load_vae
+from vae.ml.config import STOP_COMPLETED, STOP_EARLY, STOP_USER, TrainConfig
+from vae.ml.fit import StopReason
 
 METADATA_KEYS = {"options", "history", "epochs_run", "stop_reason", "data_sha256", "seed",
                  "created", "versions", "metrics"}
@@ -26,7 +29,7 @@ def arrays():
 
 
 def leftovers(parent):
-    return [p.name for p in parent.iterdir() if p.name.startswith(store.TMP_PREFIX)]
+    return [p.name for p in parent.iterdir() if p.name.startswith(disk.TMP_PREFIX)]
 
 
 def forbid(monkeypatch, module, name):
@@ -38,7 +41,7 @@ def forbid(monkeypatch, module, name):
 # -- the shared 2-epoch run (tests/conftest.py: `python -m vae.train --limit 300 --epochs 2`)
 
 def test_two_epochs_lower_the_training_loss(tiny_model_dir):
-    history = store.read_metadata(tiny_model_dir)["history"]
+    history = disk.read_metadata(tiny_model_dir)["history"]
     assert len(history["loss"]) == 2
     assert history["loss"][1] < history["loss"][0]
     assert len(history["val_loss"]) == 2  # a validation split was really used
@@ -47,7 +50,7 @@ def test_two_epochs_lower_the_training_loss(tiny_model_dir):
 def test_training_writes_a_complete_model_directory(tiny_model_dir):
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == [
         "decoder.json", "metadata.json", "model.keras", "test_codes.npz"]
-    assert store.is_model_dir(tiny_model_dir)
+    assert disk.is_model_dir(tiny_model_dir)
     assert leftovers(tiny_model_dir.parent) == []
     meta = json.loads((tiny_model_dir / "metadata.json").read_text())
     assert METADATA_KEYS <= set(meta)
@@ -71,7 +74,7 @@ def test_training_writes_a_complete_model_directory(tiny_model_dir):
 
 
 def test_the_saved_model_loads_safely(tiny_model_dir):
-    model = load_vae(tiny_model_dir / store.MODEL_FILE)
+    model = load_vae(tiny_model_dir / disk.MODEL_FILE)
     assert isinstance(model, VAE) and model.latent_dim == 2
     assert model.decode(np.zeros((1, 2), "float32")).shape == (1, 28, 28)
 
@@ -82,7 +85,7 @@ def test_early_stopping_really_fires(arrays):
     """With a zero learning rate nothing can improve: the sampled val loss only jitters, so
     with patience 1 training must stop at the first epoch that fails to beat the best so far."""
     config = TrainConfig(epochs=12, limit=40, patience=1, learning_rate=0.0, batch_size=64)
-    model, summary = train.fit(config, arrays, verbose=0)
+    model, summary = fit.fit(config, arrays, verbose=0)
     val = summary["history"]["val_loss"]
     assert summary["stop_reason"] == STOP_EARLY
     assert summary["epochs_run"] == len(val) < config.epochs
@@ -94,7 +97,7 @@ def test_early_stopping_really_fires(arrays):
 
 def test_no_early_stop_when_patience_is_not_exhausted(arrays):
     config = TrainConfig(epochs=3, limit=40, patience=5, learning_rate=0.0, batch_size=64)
-    _, summary = train.fit(config, arrays, verbose=0)
+    _, summary = fit.fit(config, arrays, verbose=0)
     assert summary["stop_reason"] == STOP_COMPLETED
     assert summary["epochs_run"] == 3
 
@@ -153,10 +156,10 @@ def small_model():
 
 
 def test_write_model_dir_success(small_model, tmp_path):
-    dest = store.write_model_dir(small_model, {"name": "ok", "n": 1}, tmp_path / "ok")
+    dest = disk.write_model_dir(small_model, {"name": "ok", "n": 1}, tmp_path / "ok")
     assert dest == tmp_path / "ok"
     assert sorted(p.name for p in dest.iterdir()) == ["metadata.json", "model.keras"]
-    assert store.read_metadata(dest) == {"name": "ok", "n": 1}
+    assert disk.read_metadata(dest) == {"name": "ok", "n": 1}
     assert leftovers(tmp_path) == []
     assert os.stat(dest).st_mode & 0o777 == 0o755  # mkdtemp's 0700 is widened
 
@@ -165,7 +168,7 @@ def test_interrupted_json_write_leaves_nothing(small_model, tmp_path):
     """model.keras is already written when the metadata fails to serialise."""
     dest = tmp_path / "m"
     with pytest.raises(TypeError):
-        store.write_model_dir(small_model, {"bad": object()}, dest)
+        disk.write_model_dir(small_model, {"bad": object()}, dest)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -180,7 +183,7 @@ def test_interrupted_model_save_leaves_nothing(small_model, tmp_path, monkeypatc
     monkeypatch.setattr(small_model, "save", half_save)
     dest = tmp_path / "m"
     with pytest.raises(KeyboardInterrupt):
-        store.write_model_dir(small_model, {"name": "m"}, dest)
+        disk.write_model_dir(small_model, {"name": "m"}, dest)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -188,10 +191,10 @@ def test_interrupted_model_save_leaves_nothing(small_model, tmp_path, monkeypatc
 def test_failed_rename_leaves_nothing(small_model, tmp_path, monkeypatch):
     def broken_rename(src, dst):
         raise OSError("rename failed")
-    monkeypatch.setattr(store.os, "rename", broken_rename)
+    monkeypatch.setattr(disk.os, "rename", broken_rename)
     dest = tmp_path / "m"
     with pytest.raises(OSError, match="rename failed"):
-        store.write_model_dir(small_model, {"name": "m"}, dest)
+        disk.write_model_dir(small_model, {"name": "m"}, dest)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -200,8 +203,8 @@ def test_write_model_dir_refuses_an_existing_destination(small_model, tmp_path):
     dest = tmp_path / "taken"
     dest.mkdir()
     (dest / "keep.txt").write_text("precious")
-    with pytest.raises(store.ModelExistsError):
-        store.write_model_dir(small_model, {"name": "x"}, dest)
+    with pytest.raises(disk.ModelExistsError):
+        disk.write_model_dir(small_model, {"name": "x"}, dest)
     assert [p.name for p in dest.iterdir()] == ["keep.txt"]
     assert (dest / "keep.txt").read_text() == "precious"
     assert leftovers(tmp_path) == []
@@ -209,10 +212,10 @@ def test_write_model_dir_refuses_an_existing_destination(small_model, tmp_path):
 
 def test_interrupted_write_during_the_cli_leaves_nothing(arrays, tmp_path, monkeypatch):
     """The whole `vae.train` path: a failure while writing metadata leaves no model directory."""
-    import vae.data
+    import vae.data.arrays
     import vae.evaluate
 
-    monkeypatch.setattr(vae.data, "load_arrays", lambda *a, **k: arrays)
+    monkeypatch.setattr(vae.data.arrays, "load_arrays", lambda *a, **k: arrays)
     # The held-out evaluation is not what this test is about; skip its cost.
     monkeypatch.setattr(vae.evaluate, "evaluate",
                         lambda model, arrays, seed=0, **options: {k: 1.0 for k in METRIC_KEYS})
@@ -226,7 +229,7 @@ def test_interrupted_write_during_the_cli_leaves_nothing(arrays, tmp_path, monke
             raise OSError(28, "No space left on device")
         return real_dumps(obj, *args, **kwargs)
 
-    monkeypatch.setattr(store.json, "dumps", disk_full_on_metadata)
+    monkeypatch.setattr(disk.json, "dumps", disk_full_on_metadata)
     out = tmp_path / "models" / "m"
     with pytest.raises(OSError, match="No space"):
         train.main(["--limit", "40", "--epochs", "1", "--batch-size", "64", "--out", str(out), "--quiet"])
@@ -238,8 +241,8 @@ def test_interrupted_write_during_the_cli_leaves_nothing(arrays, tmp_path, monke
 # -- the command line refuses bad requests before doing any work
 
 def test_out_to_an_existing_directory_fails_fast_and_leaves_it_untouched(tmp_path, monkeypatch, capsys):
-    import vae.data
-    forbid(monkeypatch, vae.data, "load_arrays")
+    import vae.data.arrays
+    forbid(monkeypatch, vae.data.arrays, "load_arrays")
     forbid(monkeypatch, train, "fit")
     out = tmp_path / "existing"
     out.mkdir()
@@ -260,8 +263,8 @@ def test_out_to_an_existing_directory_fails_fast_and_leaves_it_untouched(tmp_pat
     (["--beta", "-1"], "beta"),
 ])
 def test_invalid_options_exit_2_with_a_message(args, message, tmp_path, monkeypatch, capsys):
-    import vae.data
-    forbid(monkeypatch, vae.data, "load_arrays")
+    import vae.data.arrays
+    forbid(monkeypatch, vae.data.arrays, "load_arrays")
     forbid(monkeypatch, train, "fit")
     out = tmp_path / "never"
     assert train.main(args + ["--out", str(out), "--quiet"]) == 2
@@ -281,16 +284,16 @@ def test_unknown_kl_reduction_is_an_argparse_error(capsys):
 # -- learning-rate warm-up and KL warm-up
 
 def test_no_warmup_keeps_the_references_plain_rate_and_the_cosine_as_it_was():
-    assert train.learning_rate(TrainConfig(), steps_per_epoch=10) == 1e-3
-    cosine = train.learning_rate(TrainConfig(lr_schedule="cosine", epochs=4), steps_per_epoch=10)
+    assert fit.learning_rate(TrainConfig(), steps_per_epoch=10) == 1e-3
+    cosine = fit.learning_rate(TrainConfig(lr_schedule="cosine", epochs=4), steps_per_epoch=10)
     assert float(cosine(0)) == pytest.approx(1e-3)
-    assert float(cosine(40)) == pytest.approx(1e-3 * train.COSINE_FLOOR)
+    assert float(cosine(40)) == pytest.approx(1e-3 * fit.COSINE_FLOOR)
 
 
-@pytest.mark.parametrize("schedule, end", [("constant", 2e-3), ("cosine", 2e-3 * train.COSINE_FLOOR)])
+@pytest.mark.parametrize("schedule, end", [("constant", 2e-3), ("cosine", 2e-3 * fit.COSINE_FLOOR)])
 def test_warmup_rises_linearly_from_zero_then_holds_or_decays(schedule, end):
     config = TrainConfig(epochs=4, warmup_epochs=1, learning_rate=2e-3, lr_schedule=schedule)
-    rate = train.learning_rate(config, steps_per_epoch=10)
+    rate = fit.learning_rate(config, steps_per_epoch=10)
     assert [float(rate(step)) for step in (0, 5, 10)] == pytest.approx([0.0, 1e-3, 2e-3])
     assert float(rate(40)) == pytest.approx(end)
     assert float(rate(25)) == pytest.approx(2e-3) if schedule == "constant" else float(rate(25)) < 2e-3
@@ -309,7 +312,7 @@ def test_kl_warmup_weighs_kl_less_in_the_first_epochs_and_fully_after(arrays):
     # fit() runs 32 steps per call into TensorFlow, so the weight must change inside a call
     config = TrainConfig(limit=2000, epochs=3, batch_size=64, patience=3, arch="mlp", kl_reduction="sum",
                          kl_warmup_epochs=2)
-    model, summary = train.fit(config, arrays, verbose=0)
+    model, summary = fit.fit(config, arrays, verbose=0)
     assert model.kl_warmup_steps == 58 and float(model.kl_weight()) == 1.0
     h = summary["history"]
     # epoch 1 (weights 0/58 .. 28/58): the optimised loss holds less than half the KL
@@ -325,7 +328,7 @@ def test_kl_warmup_weighs_kl_less_in_the_first_epochs_and_fully_after(arrays):
 
 def test_without_kl_warmup_the_weight_is_one_from_the_first_step(arrays):
     config = TrainConfig(limit=500, epochs=1, batch_size=64, patience=1, arch="mlp")
-    model, summary = train.fit(config, arrays, verbose=0)
+    model, summary = fit.fit(config, arrays, verbose=0)
     h = summary["history"]
     assert model.kl_warmup_steps == 0 and model.kl_weight() == 1.0
     assert h["loss"][0] == pytest.approx(h["reconstruction_loss"][0] + h["kl_loss"][0], rel=1e-5)

@@ -1,28 +1,28 @@
-"""A models folder through vae.versions: list, open, write, delete."""
+"""A models folder through vae.store.versions: list, open, write, delete."""
 import json
 import shutil
 
 import pytest
 
 from conftest import REPO_ROOT
-from vae import store
-from vae.datasets import MNIST
-from vae.versions import DamagedVersionError, Versions, open_dir
+from vae.store import disk
+from vae.data.datasets import MNIST
+from vae.store.versions import DamagedVersionError, Versions, open_dir
 
 
 @pytest.fixture
 def folder(tmp_path, tiny_model_dir):
-    shutil.copytree(REPO_ROOT / "models" / store.DEFAULT_MODEL, tmp_path / store.DEFAULT_MODEL)
+    shutil.copytree(REPO_ROOT / "models" / disk.DEFAULT_MODEL, tmp_path / disk.DEFAULT_MODEL)
     shutil.copytree(tiny_model_dir, tmp_path / "tiny")
     return Versions(tmp_path)
 
 
 def test_open_finds_metadata_dataset_and_architecture(folder):
-    version = folder.open(store.DEFAULT_MODEL)
-    assert (version.name, version.dataset, version.arch) == (store.DEFAULT_MODEL, MNIST, "reference")
-    assert version.metadata == store.read_metadata(folder.root / store.DEFAULT_MODEL)
+    version = folder.open(disk.DEFAULT_MODEL)
+    assert (version.name, version.dataset, version.arch) == (disk.DEFAULT_MODEL, MNIST, "reference")
+    assert version.metadata == disk.read_metadata(folder.root / disk.DEFAULT_MODEL)
     assert open_dir(folder.root / "tiny").path == folder.open("tiny").path
-    assert folder.list()[0] == store.DEFAULT_MODEL and sorted(folder.list()) == ["reference", "tiny"]
+    assert folder.list()[0] == disk.DEFAULT_MODEL and sorted(folder.list()) == ["reference", "tiny"]
 
 
 @pytest.mark.parametrize("name", ["missing", "../tiny", "", "."])
@@ -32,7 +32,7 @@ def test_open_takes_a_name_in_the_folder_and_nothing_else(folder, name):
 
 
 def test_a_damaged_version_is_refused_saying_why(folder):
-    (folder.root / "tiny" / store.MODEL_FILE).write_bytes(b"not a zip")
+    (folder.root / "tiny" / disk.MODEL_FILE).write_bytes(b"not a zip")
     with pytest.raises(DamagedVersionError, match="tiny.*truncated or not a .keras file"):
         folder.open("tiny")
     assert "tiny" in folder.list()  # still listed, so the picker can say it is damaged
@@ -43,12 +43,12 @@ def test_write_saves_model_metadata_and_browser_files_then_delete_removes_them(f
     model, arrays = tiny.load_model(), tiny.test_set()
     written = folder.write("copy", model, {**tiny.metadata, "name": "copy"}, arrays["x_test"])
     assert written.name == "copy" and "copy" in folder.list()
-    assert json.loads((written.path / store.METADATA_FILE).read_text())["name"] == "copy"
+    assert json.loads((written.path / disk.METADATA_FILE).read_text())["name"] == "copy"
     (_, z_mean, _), loaded = written.browser_files(arrays["x_test"])
     assert loaded is None, "write made the browser files"
-    with pytest.raises(store.ModelExistsError):
+    with pytest.raises(disk.ModelExistsError):
         folder.write("copy", model, tiny.metadata, arrays["x_test"])
     folder.delete("copy")
     assert "copy" not in folder.list() and not written.path.exists()
     with pytest.raises(PermissionError):
-        folder.delete(store.DEFAULT_MODEL)
+        folder.delete(disk.DEFAULT_MODEL)

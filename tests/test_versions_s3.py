@@ -1,4 +1,4 @@
-"""Model versions in an object store (vae.versions_s3) against moto's real S3 protocol server on
+"""Model versions in an object store (vae.store.s3) against moto's real S3 protocol server on
 127.0.0.1 (the `s3_server` fixture): s3fs speaks HTTP to it, nothing is mocked.
 
 Each test gets a fresh bucket; each store handle its own cache folder, as two servers would have.
@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from vae import settings, store
+from vae import settings
+from vae.store import disk
 from vae.settings import SettingError
-from vae.versions import DamagedVersionError, Versions
-from vae.versions_s3 import S3Versions, StoreUnavailable
+from vae.store.versions import DamagedVersionError, Versions
+from vae.store.s3 import S3Versions, StoreUnavailable
 
 from conftest import REPO_ROOT, TEST_AWS_SECRET, free_port, new_bucket
 from helpers import wait_for
@@ -30,7 +31,7 @@ def tiny(tiny_model_dir):
 
 
 def handle(url, tmp_path, label, **options):
-    """A store handle with its own cache folder: one server's view of the store."""
+    """A store handle with its own cache folder: one server's view of the disk."""
     return S3Versions(url, cache_dir=tmp_path / f"cache-{label}", **options)
 
 
@@ -46,7 +47,7 @@ def objects(versions, name=None):
 
 def test_write_list_open_and_delete_a_version(s3_models, tmp_path, tiny):
     writer, reader = handle(s3_models, tmp_path, "a"), handle(s3_models, tmp_path, "b")
-    assert reader.list()[0] == store.DEFAULT_MODEL and "v1" not in reader.list()  # shipped ones, no store yet
+    assert reader.list()[0] == disk.DEFAULT_MODEL and "v1" not in reader.list()  # shipped ones, no store yet
     written = write(writer, "v1", tiny)
     assert objects(writer, "v1") == ["v1/decoder.json", "v1/metadata.json", "v1/model.keras", "v1/test_codes.npz"]
     manifest = json.loads(writer.fs.cat_file(f"{writer.root}/v1/metadata.json"))
@@ -71,7 +72,7 @@ def test_write_list_open_and_delete_a_version(s3_models, tmp_path, tiny):
     with pytest.raises(FileNotFoundError):
         reader.open("v1")
     with pytest.raises(PermissionError):
-        reader.delete(store.DEFAULT_MODEL)
+        reader.delete(disk.DEFAULT_MODEL)
 
 
 def test_a_version_deleted_through_one_handle_leaves_the_other_handles_listing(s3_models, tmp_path, tiny):
@@ -89,8 +90,8 @@ def test_a_version_deleted_through_one_handle_leaves_the_other_handles_listing(s
 
 UPLOAD_AND_HANG = """
 import sys
-from vae.versions import Versions
-from vae.versions_s3 import S3Versions
+from vae.store.versions import Versions
+from vae.store.s3 import S3Versions
 
 url, cache, tiny_dir, name = sys.argv[1:5]
 real_put = S3Versions._put
@@ -133,7 +134,7 @@ def test_an_upload_killed_halfway_leaves_no_listed_version_and_cleanup_removes_i
     with pytest.raises(FileNotFoundError):
         reader.open("cut")
     assert reader.cleanup() == []  # younger than a day: perhaps an upload still under way
-    cleaned = subprocess.run([sys.executable, "-m", "vae.versions_s3", "cleanup", "--older-than-hours", "0"],
+    cleaned = subprocess.run([sys.executable, "-m", "vae.store.s3", "cleanup", "--older-than-hours", "0"],
                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "VAE_MODELS_DIR": s3_models})  # the operator's command
     assert cleaned.returncode == 0, cleaned.stderr
@@ -214,7 +215,7 @@ def test_an_unreachable_store_is_named_and_the_cached_versions_stay(tmp_path, ti
     assert url in versions.problem and f"127.0.0.1:{port}" in versions.problem and "cannot be reached" in versions.problem
     assert TEST_AWS_SECRET not in versions.problem
     names = versions.list()
-    assert "kept" in names and "not-here" not in names and names[0] == store.DEFAULT_MODEL
+    assert "kept" in names and "not-here" not in names and names[0] == disk.DEFAULT_MODEL
     assert versions.open("kept").name == "kept"  # from the cache, without the store
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         versions.open("not-here")
@@ -238,7 +239,7 @@ def test_a_store_that_does_not_answer_holds_no_page_longer_than_a_few_seconds(tm
         asked = time.monotonic()
         versions.list()
         assert time.monotonic() - asked < 3  # while that listing is still under way: LISTING_WAIT_SECONDS (1 s)
-        assert names[0] == store.DEFAULT_MODEL
+        assert names[0] == disk.DEFAULT_MODEL
         wait_for(lambda: versions.problem, 20, "the silent store to be reported")
         assert "s3://silent-bucket/models" in versions.problem
     finally:

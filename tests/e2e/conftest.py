@@ -1,5 +1,5 @@
 """Real-browser fixtures: a `streamlit run app.py` server and Debian's Chromium via Playwright.
-The helpers they use, shared with bench/ and docs/, are in tests/e2e/browser.py.
+The helpers they use, shared with bench/ and docs/, are in harness/browser.py.
 
 Set VAE_REQUIRE_BROWSER=1 (CI does) to turn a missing browser into a failure
 instead of a skip.
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+from harness.browser import CHROMIUM, CHROMIUM_ARGS
+from harness.server import start_server, stop_server
 
 
 def _missing(reason):

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
+from harness.browser import (REPO_ROOT, no_exceptions, screenshot, set_quick_run, wait_ready)
+from harness.server import start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -115,7 +116,7 @@ def test_two_people_train_at_once_each_with_their_own_job(browser, class_server)
 
 
 def test_an_unreachable_cluster_is_told_and_the_pad_still_works(browser, tmp_path):
-    from tests.ray_cluster import free_port
+    from harness.ray_cluster import free_port
     models = tmp_path / "models"
     models.mkdir()
     shutil.copytree(REPO_ROOT / "models" / "reference", models / "reference")

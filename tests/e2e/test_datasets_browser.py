@@ -2,7 +2,7 @@
 colours, the manifold, and whether drawing is offered."""
 import pytest
 
-from tests.e2e.browser import dataset_of, no_exceptions, pick_model, screenshot, wait_ready
+from harness.browser import (dataset_of, no_exceptions, pick_model, screenshot, wait_ready)
 
 pytestmark = pytest.mark.browser
 

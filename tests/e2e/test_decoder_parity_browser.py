@@ -14,9 +14,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.e2e.browser import REPO_ROOT
-from vae.export import b64_float32, from_b64_float32, numpy_decode
-from vae.store import list_model_dirs
+from harness.browser import REPO_ROOT
+from vae.ml.export import b64_float32, from_b64_float32, numpy_decode
+from vae.store.disk import list_model_dirs
 
 pytestmark = pytest.mark.browser
 

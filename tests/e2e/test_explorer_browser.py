@@ -4,8 +4,8 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.browser import (DRAW_VIEW, MAP_POINT_ON_PAGE, ScriptRuns, model_extent, no_exceptions, px_of,
-                               screenshot, wait_ready, wait_settled)
+from harness.browser import (DRAW_VIEW, MAP_POINT_ON_PAGE, ScriptRuns, model_extent, no_exceptions, px_of,
+                             screenshot, wait_ready, wait_settled)
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_train_offers_a_run(page, server):
 
 
 def test_the_model_tab_shows_the_cards_metrics_and_curves(page, server):
-    from vae.store import DEFAULT_MODEL, read_metadata, resolve_model_dir
+    from vae.store.disk import DEFAULT_MODEL, read_metadata, resolve_model_dir
 
     open_view(page, server, "Model")
     page.locator(".st-key-model_history .js-plotly-plot").wait_for(timeout=60_000)

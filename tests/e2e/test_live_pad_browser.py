@@ -2,7 +2,7 @@
 keyboard, points from Python, the Interpolate scrubber, the legend, the screen's pixel
 ratio, the page's model cache, and every tab free of errors.
 
-The helpers (server, selectors, geometry, waits) are in tests/e2e/browser.py, shared with
+The helpers (server, selectors, geometry, waits) are in harness/browser.py, shared with
 bench/ and docs/.
 """
 import json
@@ -10,11 +10,11 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.browser import (DIGIT, DIGIT_PIXELS, DRAW_VIEW, OVERLAY, PAD, PAD_ROOT, READOUT,
-                               RECORD_POINTER_UPS, SCREENSHOTS, ScriptRuns, count_frames_sent, dataset_of,
-                               geometry, kept_points, model_extent, no_exceptions, open_pad, page_xy, pick_model,
-                               poll, rapid_clicks, same_points, screenshot, trail, url_point, wait_for_frame,
-                               wait_ready, wait_settled)
+from harness.browser import (DIGIT, DIGIT_PIXELS, DRAW_VIEW, OVERLAY, PAD, PAD_ROOT, READOUT,
+                             RECORD_POINTER_UPS, SCREENSHOTS, ScriptRuns, count_frames_sent, dataset_of,
+                             geometry, kept_points, model_extent, no_exceptions, open_pad, page_xy,
+                             pick_model, poll, rapid_clicks, same_points, screenshot, trail, url_point,
+                             wait_for_frame, wait_ready, wait_settled)
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_hover_decodes_in_the_page_without_the_server(page, server):
 
 
 def test_twenty_quick_clicks_are_all_kept_in_order(server):
-    from vae.store import DEFAULT_MODEL
+    from vae.store.disk import DEFAULT_MODEL
 
     [result] = rapid_clicks(server, model_extent(DEFAULT_MODEL), pages=1)
     assert len(result["expected"]) == 20, "the clicks did not all reach the pad"
@@ -66,7 +66,7 @@ def test_twenty_quick_clicks_are_all_kept_in_order(server):
 
 
 def test_six_pages_clicking_at_once_lose_nothing(server):
-    from vae.store import DEFAULT_MODEL
+    from vae.store.disk import DEFAULT_MODEL
 
     results = rapid_clicks(server, model_extent(DEFAULT_MODEL), pages=6)
     summary = [(r["kept"], r["lost"], r["in_order"], r["last_in_url"]) for r in results]
@@ -201,7 +201,7 @@ def test_interpolate_scrubs_in_the_page(page, server):
 
 
 def _model_names():
-    from vae.store import list_model_dirs
+    from vae.store.disk import list_model_dirs
 
     return [d.name for d in list_model_dirs()]
 
@@ -223,7 +223,7 @@ def test_no_exception_on_any_tab(page, server, model):
 
 
 def test_a_model_switch_shows_the_new_model_with_an_empty_trail(page, server):
-    from vae.store import list_model_dirs
+    from vae.store.disk import list_model_dirs
 
     runs = ScriptRuns(page)
     open_pad(page, server)
@@ -293,7 +293,7 @@ def test_only_the_primary_button_keeps_a_point(page, server):
 
 
 def test_legend_titles_name_classes_as_the_dataset_writes_them(page, server):
-    from vae.datasets import get_dataset
+    from vae.data.datasets import get_dataset
 
     fashion = get_dataset("fashion-mnist")
     open_pad(page, server, "?model=fashion-reference")

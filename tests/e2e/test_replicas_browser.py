@@ -15,7 +15,9 @@ import time
 import pytest
 
 from deploy.nginx import REPLICA_HEADER, ROUTE_COOKIE, Nginx, nginx_binary
-from tests.e2e.browser import DRAW_VIEW, MAP_POINT_ON_PAGE, PAD, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
+from harness.browser import (DRAW_VIEW, MAP_POINT_ON_PAGE, PAD, no_exceptions, screenshot, set_quick_run,
+                             wait_ready)
+from harness.server import start_server, stop_server
 
 from conftest import TEST_AWS_SECRET, free_port, new_bucket
 from helpers import wait_for
@@ -150,7 +152,7 @@ def test_a_page_through_nginx_works_and_every_request_reaches_one_replica(browse
 
 def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_10_s(browser, replicas, tmp_path):
     proxy, (one, two), store = replicas
-    from vae.versions_s3 import S3Versions
+    from vae.store.s3 import S3Versions
     watcher = S3Versions(store, cache_dir=tmp_path / "watcher-cache")
     before = set(watcher.list())
     appeared = {}

@@ -1,5 +1,5 @@
 """Unit tests of the browser runtime (vae/ui/latent_view/runtime.js) in Chromium: alone, with no
-DOM (in a worker), against vae/export.py's NumPy oracle, and refusing what it cannot run.
+DOM (in a worker), against vae/ml/export.py's NumPy oracle, and refusing what it cannot run.
 
 Why Chromium rather than a node test runner: the runtime runs in Chromium in the app, the
 suite already drives Chromium, and the README's one test command stays `pytest` with nothing
@@ -10,8 +10,8 @@ import copy
 import numpy as np
 import pytest
 
-from tests.e2e.browser import REPO_ROOT
-from vae.export import FORMAT, b64_float32, numpy_decode
+from harness.browser import REPO_ROOT
+from vae.ml.export import FORMAT, b64_float32, numpy_decode
 
 pytestmark = pytest.mark.browser
 

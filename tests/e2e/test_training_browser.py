@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from tests.e2e.browser import REPO_ROOT, no_exceptions, screenshot, set_quick_run, start_server, stop_server, wait_ready
+from harness.browser import (REPO_ROOT, no_exceptions, screenshot, set_quick_run, wait_ready)
+from harness.server import start_server, stop_server
 
 pytestmark = pytest.mark.browser
 

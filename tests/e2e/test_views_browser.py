@@ -9,7 +9,7 @@ The models are tiny hand-made payloads (a 2 → 2×2 decoder, 12 codes).
 import numpy as np
 import pytest
 
-from vae.export import FORMAT, b64_float32
+from vae.ml.export import FORMAT, b64_float32
 from vae.ui.latent_view import HERE, module_source
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ Nothing here imports Streamlit, and nothing imports TensorFlow but the trainer p
 """
 from vae.jobs.events import ACTIVE_STATES, ENDED_STATES, JobInfo, JobStatus
 from vae.jobs.protocol import OwnerBusy, RunnerUnavailable
-from vae.store import NotWritableError
+from vae.store.disk import NotWritableError
 
 __all__ = ["ACTIVE_STATES", "ENDED_STATES", "JobInfo", "JobStatus", "NotWritableError", "OwnerBusy",
            "RunnerUnavailable"]

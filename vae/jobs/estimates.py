@@ -7,8 +7,8 @@ import dataclasses
 import heapq
 import statistics
 
-from vae.config import TrainConfig
-from vae.datasets import get_dataset
+from vae.ml.config import TrainConfig
+from vae.data.datasets import get_dataset
 from vae.jobs.events import EVAL_SECONDS
 
 STARTUP_SECONDS = 8.0  # spawn, import TensorFlow, load the data, build the model: when nothing was measured

@@ -24,7 +24,7 @@ import json
 import time
 from pathlib import Path
 
-from vae.config import STOP_USER
+from vae.ml.config import STOP_USER
 
 JOB_FILE, ARGS_FILE, RUN_FILE, PROGRESS_FILE = "job.json", "args.json", "run.json", "progress.jsonl"
 PREVIEW_FILE, STOP_FILE, END_FILE, LOG_FILE = "preview.npz", "stop.json", "end.json", "trainer.log"
@@ -43,7 +43,7 @@ class JobInfo:
     id: str
     name: str  # of the model version it makes
     owner: str  # an opaque owner id (vae.jobs.people), never a browser's secret
-    config: dict  # vae.config.TrainConfig as a dict
+    config: dict  # vae.ml.config.TrainConfig as a dict
     model_dir: str  # the target: models_dir/name, created only when the job succeeds
     job_dir: str
     submitted: float  # Unix seconds

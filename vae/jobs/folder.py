@@ -13,8 +13,8 @@ from vae import settings
 from vae.jobs import estimates, events
 from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader, JobInfo
 from vae.jobs.protocol import OwnerBusy, check_model_name, new_job_id
-from vae.model_store import join, open_versions
-from vae.store import check_writable, read_json, write_json_atomic
+from vae.store.location import join, open_versions
+from vae.store.disk import check_writable, read_json, write_json_atomic
 
 
 class JobFolder:

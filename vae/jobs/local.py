@@ -25,7 +25,7 @@ from vae.jobs.events import ARGS_FILE, END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, 
 from vae.jobs.folder import JobFolder
 from vae.jobs.processes import creation_time, kill, process_state, spawn_trainer
 from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
-from vae.store import read_json, write_json_atomic
+from vae.store.disk import read_json, write_json_atomic
 
 KEEP_ENDED = 50  # job directories of ended jobs kept (their models are never touched)
 DISPATCH_SECONDS = 0.5

@@ -24,7 +24,7 @@ import datetime as dt
 import re
 import secrets
 
-from vae.store import SHIPPED_MODELS
+from vae.store.disk import SHIPPED_MODELS
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RECENT_ENDED = 30  # ended jobs a runner lists

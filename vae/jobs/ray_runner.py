@@ -25,7 +25,7 @@ from vae.jobs import events
 from vae.jobs.events import END_FILE, STOP_FILE
 from vae.jobs.folder import JobFolder
 from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
-from vae.store import read_json
+from vae.store.disk import read_json
 
 APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
 HOW_TO_FIX = ("Start the cluster (`ray start --head --dashboard-host 127.0.0.1`) or point RAY_ADDRESS at "
@@ -203,7 +203,7 @@ class RayRunner:
         if settings.is_object_store(self.models_dir):
             # the trainer uploads to the same store: its endpoint and region, never credentials
             # (a node has its own: environment, profile or role)
-            from vae.versions_s3 import forwarded_environment
+            from vae.store.s3 import forwarded_environment
             forwarded = forwarded_environment()
             if forwarded:
                 env["env_vars"] = forwarded

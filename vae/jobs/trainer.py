@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vae.jobs.events import ARGS_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
-from vae.store import atomic_file, read_json
+from vae.store.disk import atomic_file, read_json
 
 BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
 PREVIEW_DIGITS = 2000  # the first 2,000 test digits, the same every epoch
@@ -112,8 +112,8 @@ def __getattr__(name):  # `vae.trainer.StopRequest` and `.ProgressCallback`, bui
 
 def write_preview(model, epoch, images, labels, path):
     """Encode `images`, decode a manifold over where they lie in one batch, write `path` atomically."""
-    from vae.model import encode_all
-    from vae.latent import latent_extent, manifold
+    from vae.ml.model import encode_all
+    from vae.ml.latent import latent_extent, manifold
 
     z, _ = encode_all(model, images)
     z2 = np.zeros((len(z), 2), "float32")  # the first two dims; a 1-D latent gets z[1] = 0
@@ -176,9 +176,10 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int, log_to_file:
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-        from vae.data import load_arrays
-        from vae.store import read_metadata
-        from vae.train import TrainConfig, train_and_save
+        from vae.data.arrays import load_arrays
+        from vae.store.disk import read_metadata
+        from vae.ml.config import TrainConfig
+        from vae.train import train_and_save
 
         config = TrainConfig(**config)
         arrays = load_arrays(dataset=config.dataset)

@@ -6,8 +6,8 @@ codes and the decoder, so a stroke sends back only z, σ and the model's input.
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from vae.datasets import DATASETS
-from vae.drawing import DrawingError, decode_canvas_png, preprocess_drawing
+from vae.data.datasets import DATASETS
+from vae.data.drawing import DrawingError, decode_canvas_png, preprocess_drawing
 from vae.ui.latent_view import latent_draw
 
 CANVAS_PX = 280

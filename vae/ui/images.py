@@ -1,7 +1,7 @@
 """Crisp images: nearest-neighbour upscaling, never the browser's blur or JPEG."""
 import streamlit as st
 
-from vae.drawing import upscale
+from vae.data.drawing import upscale
 
 DISPLAY_PX = 280
 

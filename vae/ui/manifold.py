@@ -1,8 +1,8 @@
 """The reference figure: an n×n grid of images decoded from evenly spaced latent points."""
 import streamlit as st
 
-from vae.figures import manifold_figure, manifold_figure_png
-from vae.latent import manifold
+from vae.explorer.figures import manifold_figure, manifold_figure_png
+from vae.ml.latent import manifold
 
 
 def render(explorer):

@@ -1,11 +1,11 @@
 """Which model is active, how it was trained, and how well it does on held-out test images."""
 import streamlit as st
 
-from vae.config import recorded_arch, recorded_dataset
-from vae.datasets import get_dataset
-from vae.describe import layer_rows, parameter_count
-from vae.figures import history_figure
-from vae.store import DEFAULT_MODEL, SHIPPED_MODELS
+from vae.ml.config import recorded_arch, recorded_dataset
+from vae.data.datasets import get_dataset
+from vae.ml.describe import layer_rows, parameter_count
+from vae.explorer.figures import history_figure
+from vae.store.disk import DEFAULT_MODEL, SHIPPED_MODELS
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, models_store, switch_model
 

@@ -6,7 +6,7 @@ the number inputs and the trail of kept points.
 import numpy as np
 import streamlit as st
 
-from vae.latent import MAX_ABS_Z
+from vae.ml.latent import MAX_ABS_Z
 from vae.ui.latent_view import latent_pad, valid_point
 from vae.ui.state import current_point, point_rev, point_source, set_point, snap, start_model_loading
 

@@ -8,9 +8,9 @@ from streamlit.runtime.scriptrunner import script_runner as _script_runner
 
 from vae import settings
 from vae.explorer import open_explorer
-from vae.latent import MAX_ABS_Z
-from vae.model_store import open_versions
-from vae.store import DEFAULT_MODEL
+from vae.ml.latent import MAX_ABS_Z
+from vae.store.location import open_versions
+from vae.store.disk import DEFAULT_MODEL
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
@@ -48,7 +48,7 @@ def _cached_versions(location: str, cache_dir: str, cache_mb: int):
 
 
 def models_store():
-    """This server's model versions (vae.model_store): a local folder, or an object store."""
+    """This server's model versions (vae.store.location): a local folder, or an object store."""
     return _cached_versions(str(settings.models_location()), str(settings.cache_dir()), settings.cache_mb())
 
 

@@ -1,7 +1,7 @@
 """Every held-out test image at its z_mean: zoom, hover, click one to inspect it."""
 import streamlit as st
 
-from vae.figures import map_figure
+from vae.explorer.figures import map_figure
 from vae.ui.state import session_figure
 from vae.ui.images import show_digit
 

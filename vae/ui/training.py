@@ -9,16 +9,16 @@ cookie (vae/ui/browser_identity), never by the link.
 import streamlit as st
 
 from vae import settings
-from vae.architectures import ARCHITECTURES
-from vae.config import LR_SCHEDULES, recorded_dataset
-from vae.datasets import DATASETS, get_dataset
-from vae.drawing import upscale
-from vae.figures import live_training_figure, preview_scatter
+from vae.ml.architectures import ARCHITECTURES
+from vae.ml.config import LR_SCHEDULES, recorded_dataset
+from vae.data.datasets import DATASETS, get_dataset
+from vae.data.drawing import upscale
+from vae.explorer.figures import live_training_figure, preview_scatter
 from vae.jobs import NotWritableError, OwnerBusy, RunnerUnavailable
 from vae.jobs.runner import make_runner
 from vae.jobs.estimates import estimate_seconds
 from vae.jobs.people import display_name
-from vae.recipes import RECIPES, make_config
+from vae.ml.recipes import RECIPES, make_config
 from vae.settings import HARD_MAX_EPOCHS, SettingError
 from vae.ui.browser_identity import browser_owner
 from vae.ui.model_panel import epochs_text
@@ -92,7 +92,7 @@ def _roles(mode):
 
 # -- the new-job form --------------------------------------------------------------------
 
-PAGE_RECIPE = "fast"  # the page's default: a good model in about a minute (vae/recipes.py)
+PAGE_RECIPE = "fast"  # the page's default: a good model in about a minute (vae/ml/recipes.py)
 ARCH_HELP = {"reference": "the reference post's model", "large": "wider and deeper, a sharper decoder (slower)",
              "mlp": "Dense layers only (quickest)"}
 KL_LABELS = {"mean": "mean over dims (reference)", "sum": "sum over dims (true ELBO)"}
@@ -116,7 +116,7 @@ def _settings_form(runner, max_epochs, explorer):
     names = list(RECIPES)
     name = st.selectbox("Recipe", names, key="train_recipe", index=names.index(PAGE_RECIPE),
                         format_func=lambda n: f"{n}: {RECIPES[n].headline}",
-                        help="A preset of every option (vae/recipes.py). It fills in the options below; "
+                        help="A preset of every option (vae/ml/recipes.py). It fills in the options below; "
                              "change any of them after.")
     recipe = RECIPES[name]
     st.caption(_recipe_note(recipe))

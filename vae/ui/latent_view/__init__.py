@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from vae.latent import MAX_ABS_Z
+from vae.ml.latent import MAX_ABS_Z
 
 HERE = Path(__file__).parent
 SHARED_JS = ("runtime.js", "models.js", "plane.js", "mount.js")

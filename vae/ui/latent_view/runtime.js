@@ -1,4 +1,4 @@
-// The browser decoder's runtime: run a decoder exported by vae/export.py and find a code's
+// The browser decoder's runtime: run a decoder exported by vae/ml/export.py and find a code's
 // nearest test codes. Pure functions of typed arrays, no DOM: it runs in a page, a worker
 // or node, and tests/e2e/test_runtime_browser.py loads it alone. The views' modules start
 // with this file (see __init__.py).
@@ -6,7 +6,7 @@
 // Why hand-written rather than tfjs or onnxruntime-web: the decoders are three kinds of
 // layer and a few million multiply-adds; this file is a few kB where those runtimes are
 // megabytes of JS or wasm, and tfjs' converter breaks on Keras 3 files. The arithmetic
-// mirrors vae/export.py's numpy_decode, which is checked against Keras.
+// mirrors vae/ml/export.py's numpy_decode, which is checked against Keras.
 
 export function base64ToBytes(text) {
   const binary = atob(text);
@@ -30,7 +30,7 @@ function sigmoid(buffer) {
   for (let i = 0; i < buffer.length; i++) buffer[i] = 1 / (1 + Math.exp(-buffer[i]));
 }
 
-// vae/export.py's ACTIVATIONS, in place; anything else is refused by name.
+// vae/ml/export.py's ACTIVATIONS, in place; anything else is refused by name.
 const ACTIVATIONS = { linear: null, relu, sigmoid };
 
 function dense(x, layer) {
@@ -128,10 +128,10 @@ function prepareConvolution(layer, stored) {
     rows: new Int32Array(h * w * cin), ends: new Int32Array(h * w + 1) };
 }
 
-// vae/export.py's layer types; a reshape is row-major, channels last: the same buffer.
+// vae/ml/export.py's layer types; a reshape is row-major, channels last: the same buffer.
 const LAYERS = { dense, conv2d: convolve, conv2d_transpose: convolve, reshape: null };
 
-// A description from vae/export.py → layers with typed arrays and preallocated buffers,
+// A description from vae/ml/export.py → layers with typed arrays and preallocated buffers,
 // so decoding allocates nothing while the pointer moves. Anything this runtime cannot run
 // exactly is refused by name here, before a single point is decoded. The arithmetic is in
 // float64, JavaScript's own numbers: no conversion at every load.
@@ -174,7 +174,7 @@ export function decode(decoder, z) {
 }
 
 // The k nearest codes to z by Euclidean distance; the majority label, ties to the
-// nearer neighbour (as vae/knn.py's vote).
+// nearer neighbour (as vae/ml/knn.py's vote).
 export function looksLike(codes, labels, nClasses, z, k) {
   const n = labels.length, best = [];
   for (let i = 0; i < n; i++) {
@@ -193,7 +193,7 @@ export function looksLike(codes, labels, nClasses, z, k) {
   return { label, share: top / best.length, k: best.length };
 }
 
-// One model's browser data (what vae/explorer.py's browser_payload sends), decoded.
+// One model's browser data (what vae/explorer/__init__.py's browser_payload sends), decoded.
 export function modelFromPayload(payload) {
   return {
     key: payload.key,

@@ -1,20 +1,19 @@
 """Files next to each model that let a page use it before, or without, TensorFlow.
 
-  decoder.json     vae.export's description of the decoder (layers + float32 weights)
+  decoder.json     vae.ml.export's description of the decoder (layers + float32 weights)
   test_codes.npz   z_mean and z_log_var of every test image
 
 Both record the SHA-256 of the model.keras they came from, so a retrained or replaced
 model never shows stale codes: `read_browser_files` treats a mismatch as missing.
 """
-import hashlib
 import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from vae.export import describe_decoder
-from vae.store import MODEL_FILE, atomic_file
+from vae.ml.export import describe_decoder
+from vae.store.disk import MODEL_FILE, atomic_file, sha256_file
 
 DECODER_FILE = "decoder.json"
 CODES_FILE = "test_codes.npz"
@@ -22,16 +21,12 @@ CODES_FILE = "test_codes.npz"
 
 def model_fingerprint(model_dir):
     """SHA-256 of model.keras: what the browser files were computed from."""
-    digest = hashlib.sha256()
-    with open(Path(model_dir) / MODEL_FILE, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(Path(model_dir) / MODEL_FILE)
 
 
 def browser_files(model, x_test, fingerprint):
     """{file name: bytes} for a loaded model and its dataset's uint8 test images."""
-    from vae.model import encode_all  # TensorFlow: only where the files are made
+    from vae.ml.model import encode_all  # TensorFlow: only where the files are made
 
     description = {"source_sha256": fingerprint, **describe_decoder(model.decoder)}
     z_mean, z_log_var = encode_all(model, x_test)

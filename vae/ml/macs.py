@@ -9,7 +9,7 @@ A training step costs each layer its forward product, the same again for the wei
 gradient, and once more for the gradient of its input, which the encoder's first layer
 does not need (its input is the image): `training_macs`. Validation is not counted.
 """
-from vae.export import _conv_output_and_pad  # Keras' convolution geometry, in one place
+from vae.ml.export import _conv_output_and_pad  # Keras' convolution geometry, in one place
 
 MAC_LAYERS = ("Dense", "Conv2D", "Conv2DTranspose")
 
@@ -64,7 +64,7 @@ def training_macs(vae):
 
 def architecture_macs(arch, image_shape=(28, 28), latent_dim=2):
     """{"encoder", "decode", "forward", "training", "parameters"} for an architecture by name."""
-    from vae.model import VAE
+    from vae.ml.model import VAE
     vae = VAE(latent_dim=latent_dim, arch=arch, image_shape=image_shape)
     encoder, decode = model_macs(vae.encoder), decoder_macs(vae.decoder)
     return {"encoder": encoder, "decode": decode, "forward": encoder + decode,

@@ -2,7 +2,7 @@
 
 The files ship in the repo because no machine here reaches the internet. Their
 zip metadata differs from other copies, so we check a hash of the array contents
-rather than of the file. What a dataset is (file, hash, shape) lives in vae.datasets.
+rather than of the file. What a dataset is (file, hash, shape) lives in vae.data.datasets.
 """
 import hashlib
 import importlib
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.datasets import DEFAULT_DATASET, get_dataset
+from vae.data.datasets import DEFAULT_DATASET, get_dataset
 from vae.settings import REPO_ROOT
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -1,8 +1,8 @@
-"""Browser helpers shared by the e2e tests, bench/ and docs/: a `streamlit run app.py` server,
-Debian's Chromium, waits on the page's own events, and the latent pad's geometry.
+"""Browser helpers shared by the e2e tests, bench/ and docs/: Debian's Chromium, the page's
+selectors, waits on the page's own events, and the latent pad's geometry. The server they talk
+to is started by harness.server.
 
-Not a test file and not a conftest: the fixtures live in tests/e2e/conftest.py, built on
-these. The pad is a Streamlit v2 custom component in an open shadow root: Playwright's CSS
+The fixtures live in tests/e2e/conftest.py, built on these. The pad is a Streamlit v2 custom component in an open shadow root: Playwright's CSS
 locators pierce it; plain `document.querySelector` does not, so page-side code goes through
 a located element (`locator.evaluate`) instead.
 """
@@ -10,16 +10,13 @@ import asyncio
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO_ROOT / "tests" / "screenshots"
 CHROMIUM = os.environ.get("VAE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,52 +65,7 @@ IN_PAGE_CLICKS = """async (el, {points, gap}) => {
 }"""
 
 
-# -- the server and the browser -----------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env_extra=None, startup_timeout=120, cwd=REPO_ROOT):
-    """Start `streamlit run app.py` (from `cwd`) on 127.0.0.1; returns (process, url, log path)."""
-    port = free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vae-e2e-streamlit-{port}.log"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + startup_timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url, log
-        except OSError:
-            time.sleep(0.2)  # nothing in a browser to wait on yet: the server is not up
-    proc.kill()
-    raise RuntimeError(f"streamlit did not answer within {startup_timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def checkout(ref, into):
-    """This repository's tree at git `ref` (models and data included), unpacked into `into`:
-    start_server(cwd=...) then serves that version, for a same-run baseline in bench/."""
-    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", ref], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return Path(into)
-
-
-def stop_server(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
+# -- the page -------------------------------------------------------------------------------
 
 def wait_ready(page, timeout=90_000):
     """Wait as Streamlit's own e2e suite does: script not running, no skeletons left."""
@@ -254,9 +206,9 @@ def model_extent(name):
 
 def dataset_of(model_name):
     """The DatasetSpec a shipped model was trained on."""
-    from vae.config import recorded_dataset
-    from vae.datasets import get_dataset
-    from vae.store import read_metadata, resolve_model_dir
+    from vae.ml.config import recorded_dataset
+    from vae.data.datasets import get_dataset
+    from vae.store.disk import read_metadata, resolve_model_dir
 
     return get_dataset(recorded_dataset(read_metadata(resolve_model_dir(model_name))))
 

@@ -3,7 +3,7 @@ the least recently used evicted first.
 
   <cache>/versions/<key>/<name>/model.keras, metadata.json, decoder.json, test_codes.npz
 
-The key is the SHA-256 of the version's manifest (vae.versions_s3), which holds the hash of each
+The key is the SHA-256 of the version's manifest (vae.store.s3), which holds the hash of each
 of its other files: so the key names the whole content, is the same on every server, and changes
 when anything in the version does. A version is downloaded once per cache folder, however many
 sessions open it.
@@ -16,6 +16,7 @@ Several server processes may share one cache folder.
 Hand-written (a few dozen lines): fsspec's file caches are keyed by path and expire by age; none
 caps the size or keeps a version's files together in one folder, which Keras and the explorer need.
 """
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -23,7 +24,31 @@ import threading
 import time
 from pathlib import Path
 
-from vae.store import METADATA_FILE, TMP_PREFIX, fsync_path, read_json
+from vae.store.disk import METADATA_FILE, TMP_PREFIX, DamagedVersionError, fsync_path, read_json, sha256_file
+
+
+class FileMismatch(DamagedVersionError):
+    """A downloaded file whose size or SHA-256 is not its manifest's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Remote:
+    """Where one cached version's files come from: its store's file system, its manifest's bytes
+    and files, and the cache they go into. Called, it fetches them (again, after an eviction).
+
+    Plain data and library calls (fsspec's get_file) only: a Version calls it from below the
+    store that made it, so the call goes down the layers, never back up into vae.store.s3.
+    """
+    cache: "VersionCache"
+    key: str  # the SHA-256 of the manifest: the cache entry's name
+    name: str
+    manifest: bytes
+    files: dict  # file name → {"sha256", "size"}
+    prefix: str  # the version's folder in the store: bucket/prefix/<name>
+    fs: object  # an fsspec file system
+
+    def __call__(self):
+        return self.cache.fetch(self)
 
 
 class VersionCache:
@@ -31,6 +56,35 @@ class VersionCache:
         self.root = Path(root) / "versions"
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()  # one eviction at a time in this process
+        self._fetch_lock = threading.Lock()  # one download at a time in this process
+
+    def fetch(self, remote):
+        """Download `remote`'s files, check each against its manifest and put them in as one
+        entry. True when it downloaded; False when the entry was here already (another session
+        of this server fetched it meanwhile). Raises FileMismatch, or DamagedVersionError when a
+        file is missing; the store's own errors pass through."""
+        with self._fetch_lock:
+            if self.get(remote.key, remote.name) is not None:
+                return False
+            staged = self.staging()
+            try:
+                (staged / remote.name).mkdir()
+                for file, want in remote.files.items():
+                    local = staged / remote.name / file
+                    remote.fs.get_file(f"{remote.prefix}/{file}", str(local))
+                    if local.stat().st_size != want["size"] or sha256_file(local) != want["sha256"]:
+                        raise FileMismatch(f"the model version {remote.name!r} is damaged: "
+                                           f"{file} does not match its manifest's SHA-256")
+                (staged / remote.name / METADATA_FILE).write_bytes(remote.manifest)
+            except FileNotFoundError as err:  # deleted meanwhile, or a file missing
+                shutil.rmtree(staged, ignore_errors=True)
+                raise DamagedVersionError(f"the model version {remote.name!r} is damaged: a file is "
+                                          f"missing ({str(err).strip()[:200] or type(err).__name__})") from err
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
+            self.put(staged, remote.key, remote.name)
+            return True
 
     def path(self, key, name):
         return self.root / key / name
@@ -57,7 +111,7 @@ class VersionCache:
         its copy stands, and ours is dropped (same key, same content)."""
         final = self.root / key
         for path in sorted(staged.rglob("*"), reverse=True) + [staged]:  # files, then their folders
-            fsync_path(path)  # on disk before the name points at it, as vae.store writes a version
+            fsync_path(path)  # on disk before the name points at it, as vae.store.disk writes a version
         try:
             os.rename(staged, final)
         except OSError:

@@ -6,7 +6,7 @@ check a config before TensorFlow is imported.
 import dataclasses
 import datetime as dt
 
-from vae.datasets import DEFAULT_DATASET
+from vae.data.datasets import DEFAULT_DATASET
 
 KL_REDUCTIONS = ("mean", "sum")  # "mean" over latent dims is the reference; "sum" is the true ELBO
 LR_SCHEDULES = ("constant", "cosine")  # constant is the reference's Adam default
@@ -32,9 +32,9 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "cosine": decay to 5% of learning_rate over `epochs`
     warmup_epochs: float = 0.0  # learning rate rises linearly from 0 over these epochs first
     kl_warmup_epochs: float = 0.0  # the KL weight rises linearly from 0 to beta over these epochs
-    dataset: str = DEFAULT_DATASET  # a name in vae.datasets.DATASETS
-    arch: str = "reference"  # a name in vae.architectures.ARCHITECTURES
-    recipe: str | None = None  # the vae.recipes preset these options started from: a label only
+    dataset: str = DEFAULT_DATASET  # a name in vae.data.datasets.DATASETS
+    arch: str = "reference"  # a name in vae.ml.architectures.ARCHITECTURES
+    recipe: str | None = None  # the vae.ml.recipes preset these options started from: a label only
 
     def validate(self):
         if self.epochs < 1:
@@ -57,9 +57,9 @@ class TrainConfig:
             raise ValueError("beta must be non-negative")
         if self.latent_dim < 1:
             raise ValueError("latent_dim must be at least 1")
-        from vae.datasets import get_dataset  # both registries are plain Python, no TensorFlow
+        from vae.data.datasets import get_dataset  # both registries are plain Python, no TensorFlow
         get_dataset(self.dataset)
-        from vae.architectures import ARCHITECTURES
+        from vae.ml.architectures import ARCHITECTURES
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; known: {', '.join(ARCHITECTURES)}")
 

@@ -1,6 +1,6 @@
 """Everything the explorer page asks of one model, without Streamlit.
 
-An `Explorer` opens from files alone: its version (vae.versions), the test set, the test
+An `Explorer` opens from files alone: its version (vae.store.versions), the test set, the test
 codes and the exported decoder, so the first page needs no TensorFlow. The Keras model
 itself loads in a background thread (`start_loading`) and is waited for only by what
 needs it: encoding a drawing, the manifold, reconstructions.
@@ -12,11 +12,11 @@ import threading
 
 import numpy as np
 
-from vae import knn
-from vae.data import to_model_input
-from vae.export import b64_float32
-from vae.latent import latent_extent
-from vae.versions import Version, open_dir
+from vae.ml import knn
+from vae.data.arrays import to_model_input
+from vae.ml.export import b64_float32
+from vae.ml.latent import latent_extent
+from vae.store.versions import Version, open_dir
 
 LOOKS_LIKE_K = 10
 
@@ -51,7 +51,7 @@ class Explorer:
     y_test: np.ndarray
     z_test: np.ndarray  # z_mean of every test image
     z_test_log_var: np.ndarray
-    decoder_description: dict  # vae.export's description, as the browser runs it
+    decoder_description: dict  # vae.ml.export's description, as the browser runs it
     prepared_now: bool = False  # the browser files were missing (an older model) and made at open
     _model_future: concurrent.futures.Future | None = None
     _extent: list | None = None
@@ -176,7 +176,7 @@ def _b64_uint8(array):
 
 
 def open_explorer(version, arrays=None, after_load=None):
-    """An Explorer from a Version (or a model directory) and its files (vae.versions has the trip);
+    """An Explorer from a Version (or a model directory) and its files (vae.store.versions has the trip);
     TensorFlow only for an older version whose browser files are missing, made once and kept."""
     version = version if isinstance(version, Version) else open_dir(version)
     arrays = arrays if arrays is not None else version.test_set()

@@ -10,7 +10,7 @@ measures `fast` against `reference` (README, "Time to a good model").
 """
 import dataclasses
 
-from vae.config import TrainConfig
+from vae.ml.config import TrainConfig
 
 DEFAULT_RECIPE = "reference"
 

@@ -1,4 +1,4 @@
-"""The convolutional VAE: an encoder/decoder pair from vae.architectures plus the loss.
+"""The convolutional VAE: an encoder/decoder pair from vae.ml.architectures plus the loss.
 
 The default architecture, "reference", is exactly the blog post's (on its 28x28 MNIST):
   encoder: 28x28x1 → Conv2D(32,3,s2) → Conv2D(64,3,s2) → Flatten → Dense(16)
@@ -12,9 +12,9 @@ import numpy as np
 import keras
 from keras import ops
 
-from vae import architectures
-from vae.data import to_model_input
-from vae.loss import KL_REDUCTIONS, vae_loss_terms
+from vae.ml import architectures
+from vae.data.arrays import to_model_input
+from vae.ml.loss import KL_REDUCTIONS, vae_loss_terms
 
 
 @keras.saving.register_keras_serializable(package="vae")

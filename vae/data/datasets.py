@@ -6,7 +6,7 @@ dataset is one entry here plus its data file under data/.
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # the repository's data/
 
 # matplotlib's tab10: distinct, colour-blind-tolerable, and what the app always used for digits
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -32,7 +32,7 @@ class DatasetSpec:
     n_train: int
     n_test: int
     # How a drawable dataset's items were made from strokes: the ink's longer side scaled to this
-    # many pixels, the centre of mass put at the middle (vae.drawing follows it for a drawing)
+    # many pixels, the centre of mass put at the middle (vae.data.drawing follows it for a drawing)
     ink_box: int | None = None
     keras_download: str | None = None  # the keras.datasets module that can fetch a missing file
 

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from vae.datasets import get_dataset
+from vae.data.datasets import get_dataset
 
 MARKER_COLOR = "#111111"
 

@@ -7,15 +7,15 @@ ELBO next to it.
 """
 from keras import ops
 
-from vae import likelihood
-from vae.config import KL_REDUCTIONS
+from vae.ml import likelihood
+from vae.ml.config import KL_REDUCTIONS
 
 
 def reconstruction_loss(x, x_decoded):
     """Per-image sum of pixel binary cross-entropy, shape (batch,).
 
     Keras' own BCE, as the reference calls it, keeps training on the reference's numbers:
-    on a sigmoid layer's output it works from the logits (see vae.likelihood).
+    on a sigmoid layer's output it works from the logits (see vae.ml.likelihood).
     """
     return likelihood.per_image(ops.binary_crossentropy(x, x_decoded), ops)
 

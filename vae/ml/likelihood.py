@@ -5,7 +5,7 @@
   log_normal(z, μ, lv) = log N(z; μ, exp(lv)), summed over the last axis
   logsumexp(a)       = log Σ exp(a), stable
 
-vae.loss (training, on Keras tensors), vae.evaluate (the held-out ELBO) and vae.iwae (the
+vae.ml.loss (training, on Keras tensors), vae.evaluate (the held-out ELBO) and vae.ml.iwae (the
 importance-weighted bound) all take them from here. The functions that run on tensors take
 `xp`, the array namespace: NumPy by default, `keras.ops` for tensors. This module imports
 NumPy only.

@@ -1,6 +1,6 @@
 """A canvas drawing → the input the encoder was trained on, made as the dataset's items were.
 
-The recipe is the dataset spec's (vae.datasets): MNIST's, the reference, fits the ink's
+The recipe is the dataset spec's (vae.data.datasets): MNIST's, the reference, fits the ink's
 bounding box into 20x20 keeping its aspect ratio, anti-aliased, then places it in a 28x28
 field with its centre of mass at the centre. "Centre" there is pixel index (14, 14),
 measured rather than guessed: in the bundled training set the mean centre of mass is
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from vae.datasets import get_dataset
+from vae.data.datasets import get_dataset
 
 INK_THRESHOLD = 0.05  # ink above this counts for the bounding box; fainter is stroke fringe
 

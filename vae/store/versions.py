@@ -3,15 +3,15 @@ model and browser files, found from its name.
 
   <models>/<name>/model.keras     the Keras model, loaded with safe_mode
                  /metadata.json   options, history, held-out metrics, "dataset", "arch"
-                 /decoder.json    the browser files (vae.browser_files), made at write time,
+                 /decoder.json    the browser files (vae.store.browser_files), made at write time,
                  /test_codes.npz  or once at the first open of an older version
 
 `Versions` is a models folder with four verbs: list, open, write, delete, and what the picker
 and the runners ask before they act: `entries()`/`entry(name)` (damage, metadata and a revision
 for each, from the listing), `exists(name)`, `refresh()`, `check_writable()` and `problem` (why
-the store could not be read, or None). Everything below it (vae.store) is files on a local disk.
-vae.versions_s3 is the other implementation, an object store behind an s3:// URL, and
-vae.model_store picks one from a location.
+the store could not be read, or None). Everything below it (vae.store.disk) is files on a local disk.
+vae.store.s3 is the other implementation, an object store behind an s3:// URL, and
+vae.store.location picks one from a location.
 
 Opening a model for the explorer is a straight trip down the layers (every call goes to a
 module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
@@ -38,14 +38,13 @@ import dataclasses
 import functools
 from pathlib import Path
 
-from vae import settings, store
-from vae.browser_files import model_fingerprint, read_browser_files, write_browser_files
-from vae.config import recorded_arch, recorded_dataset
-from vae.datasets import DatasetSpec, get_dataset
-
-
-class DamagedVersionError(ValueError):
-    """A version whose files cannot be opened; the message says which and why."""
+from vae import settings
+from vae.store import disk
+from vae.store.cache import Remote
+from vae.store.disk import DamagedVersionError
+from vae.store.browser_files import model_fingerprint, read_browser_files, write_browser_files
+from vae.ml.config import recorded_arch, recorded_dataset
+from vae.data.datasets import DatasetSpec, get_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,16 +62,16 @@ class Version:
     path: Path  # its directory
     metadata: dict
     dataset: DatasetSpec  # what it was trained on: image shape, classes, colours, nouns
-    arch: str  # its name in vae.architectures
-    # A version opened from a cache (vae.versions_s3) gets its files back with this when the
+    arch: str  # its name in vae.ml.architectures
+    # A version opened from a cache (vae.store.s3) gets its files back from here when the
     # cache evicted them while an explorer still used it.
-    refetch: object = dataclasses.field(default=None, compare=False, repr=False)
+    refetch: Remote | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def model_file(self):
-        if self.refetch is not None and not (self.path / store.MODEL_FILE).exists():
+        if self.refetch is not None and not (self.path / disk.MODEL_FILE).exists():
             self.refetch()
-        return self.path / store.MODEL_FILE
+        return self.path / disk.MODEL_FILE
 
     @functools.cached_property
     def fingerprint(self):
@@ -81,12 +80,12 @@ class Version:
 
     def load_model(self):
         """The Keras model (imports TensorFlow), with Keras' safe_mode on."""
-        from vae.model import load_vae
+        from vae.ml.model import load_vae
         return load_vae(self.model_file)
 
     def test_set(self):
         """The verified arrays of its dataset (x_test, y_test are what the explorer shows)."""
-        from vae.data import load_arrays
+        from vae.data.arrays import load_arrays
         return load_arrays(dataset=self.dataset)
 
     def browser_files(self, x_test):
@@ -114,25 +113,25 @@ class Versions:
 
     def list(self):
         """Every version's name, damaged ones included, the default first, then newest first."""
-        return [path.name for path in store.list_model_dirs(self.root)]
+        return [path.name for path in disk.list_model_dirs(self.root)]
 
     def entries(self):
-        return [self._entry(path) for path in store.list_model_dirs(self.root)]
+        return [self._entry(path) for path in disk.list_model_dirs(self.root)]
 
     def entry(self, name):
         path = self.root / str(name)
-        if path.parent != self.root or not store.is_version_dir(path):
+        if path.parent != self.root or not disk.is_version_dir(path):
             return None
         return self._entry(path)
 
     @staticmethod
     def _entry(path):
-        metadata = store.read_json(path / store.METADATA_FILE)
+        metadata = disk.read_json(path / disk.METADATA_FILE)
         try:
-            revision = str((path / store.MODEL_FILE).stat().st_mtime_ns)
+            revision = str((path / disk.MODEL_FILE).stat().st_mtime_ns)
         except OSError:
             revision = ""
-        return Entry(name=path.name, damage=store.version_damage(path),
+        return Entry(name=path.name, damage=disk.version_damage(path),
                      metadata=metadata if isinstance(metadata, dict) else None, revision=revision)
 
     def exists(self, name):
@@ -143,32 +142,32 @@ class Versions:
         """Forget any cached listing (a folder has none)."""
 
     def check_writable(self):
-        store.check_writable(self.root)
+        disk.check_writable(self.root)
 
     def open(self, name):
         """The version called `name`; FileNotFoundError when there is none, DamagedVersionError
         when its files cannot be read."""
         path = self.root / str(name)
-        if path.parent != self.root or not store.is_version_dir(path):  # a name, never a path
+        if path.parent != self.root or not disk.is_version_dir(path):  # a name, never a path
             raise FileNotFoundError(f"No model version {name!r} in {self.root}: it needs "
-                                    f"{store.MODEL_FILE} and {store.METADATA_FILE}.")
-        damage = store.version_damage(path)
+                                    f"{disk.MODEL_FILE} and {disk.METADATA_FILE}.")
+        damage = disk.version_damage(path)
         if damage:
             raise DamagedVersionError(f"the model version {name!r} is damaged: {damage}")
-        metadata = store.read_metadata(path)
+        metadata = disk.read_metadata(path)
         return Version(name=path.name, path=path, metadata=metadata,
                        dataset=get_dataset(recorded_dataset(metadata)), arch=recorded_arch(metadata))
 
     def write(self, name, model, metadata, x_test):
         """Save a trained model as the new version `name`, atomically, with its browser files."""
-        path = store.write_model_dir(model, metadata, self.root / name)
+        path = disk.write_model_dir(model, metadata, self.root / name)
         # A crash before the browser files only means the first open makes them.
         write_browser_files(model, path, x_test)
         return self.open(name)
 
     def delete(self, name):
         """Remove a version; the shipped ones are refused (PermissionError)."""
-        store.delete_model_dir(name, self.root)
+        disk.delete_model_dir(name, self.root)
 
 
 def open_dir(path):

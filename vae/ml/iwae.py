@@ -5,11 +5,11 @@
 K = 1 is the ELBO; the bound tightens as K grows. Each image costs K decodes, so
 images go through in chunks of `decode_batch` latents to keep memory bounded.
 The log-sum-exp is done in float64: the log-weights of one image spread over
-hundreds of nats. The terms come from vae.likelihood, as the ELBO's do.
+hundreds of nats. The terms come from vae.ml.likelihood, as the ELBO's do.
 """
 import numpy as np
 
-from vae.likelihood import bce, log_normal, logsumexp
+from vae.ml.likelihood import bce, log_normal, logsumexp
 
 
 def log_likelihood_function(model):
@@ -17,7 +17,7 @@ def log_likelihood_function(model):
 
     Decoding and the pixel sum run in one TensorFlow call: in NumPy the two logs
     over b·k·(rows·cols) pixels cost as much as the decoder itself. The Bernoulli
-    terms are vae.likelihood's, as in evaluate's ELBO.
+    terms are vae.ml.likelihood's, as in evaluate's ELBO.
     """
     import tensorflow as tf
     from keras import ops
@@ -39,8 +39,8 @@ def iwae_log_likelihood(model, images, k=1000, seed=0, decode_batch=16384, progr
     """
     from tqdm import tqdm
 
-    from vae.data import to_model_input
-    from vae.model import encode_all
+    from vae.data.arrays import to_model_input
+    from vae.ml.model import encode_all
     rng = np.random.default_rng(seed)
     x = to_model_input(images)[..., 0].astype("float32")
     z_mean, z_log_var = (a.astype("float64") for a in encode_all(model, images))

@@ -7,7 +7,7 @@ Writing a dataset's own file under data/ (its DatasetSpec's `file`) checks the i
 that spec's shape and reports whether the content hash is the spec's.
 
 Usage (needs Debian's dataset-fashion-mnist only here, never at run time):
-  python -m vae.idx /usr/share/datasets/fashion-mnist data/fashion-mnist.npz
+  python -m vae.data.idx /usr/share/datasets/fashion-mnist data/fashion-mnist.npz
 """
 import argparse
 import gzip
@@ -111,14 +111,14 @@ def write_npz_atomic(arrays, dest):
 
 def spec_of_file(dest):
     """The DatasetSpec whose data file is `dest`, or None."""
-    from vae.datasets import DATASETS
+    from vae.data.datasets import DATASETS
     return next((spec for spec in DATASETS.values() if spec.file.resolve() == Path(dest).resolve()), None)
 
 
 def main(argv=None):
     from tqdm import tqdm
 
-    from vae.data import content_hash
+    from vae.data.arrays import content_hash
     parser = argparse.ArgumentParser(description="Convert an IDX release directory to a .npz.")
     parser.add_argument("source", type=Path, help="directory with the four *-ubyte.gz files")
     parser.add_argument("dest", type=Path, help="the .npz to write, e.g. data/fashion-mnist.npz")

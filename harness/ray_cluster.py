@@ -7,15 +7,10 @@ processes, and two test runs on one machine do not stop each other's. (`ray stop
 every Ray process on the machine.)
 """
 import os
-import socket
 import sys
 from pathlib import Path
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness.server import free_port
 
 
 class RayCluster:

@@ -1,5 +1,5 @@
-"""Which model versions a location names: a local folder (vae.versions) or an object store
-behind an s3:// URL (vae.versions_s3, imported only then: the default path never loads s3fs).
+"""Which model versions a location names: a local folder (vae.store.versions) or an object store
+behind an s3:// URL (vae.store.s3, imported only then: the default path never loads s3fs).
 
 A location is what VAE_MODELS_DIR holds (settings.models_location()): a Path, or a URL string.
 A target is a location and a version name joined: where a trainer saves the version it makes.
@@ -7,14 +7,14 @@ A target is a location and a version name joined: where a trainer saves the vers
 from pathlib import Path
 
 from vae import settings
-from vae.versions import Versions
+from vae.store.versions import Versions
 
 
 def open_versions(location=None):
     """The versions at `location` (default: the setting), local or in an object store."""
     location = settings.models_location() if location is None else location
     if settings.is_object_store(location):
-        from vae.versions_s3 import S3Versions
+        from vae.store.s3 import S3Versions
         return S3Versions(location)
     return Versions(location)
 

@@ -41,7 +41,7 @@ def sampling_layer():
     return Sampling
 
 
-def __getattr__(name):  # `vae.architectures.Sampling`, defined on first use
+def __getattr__(name):  # `vae.ml.architectures.Sampling`, defined on first use
     if name == "Sampling":
         return sampling_layer()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -185,7 +185,7 @@ def get_builders(arch):
 def default_image_shape():
     """(rows, cols) of the default dataset's images: what a model that does not record its
     image shape (saved before several datasets existed) was trained on."""
-    from vae.datasets import get_dataset
+    from vae.data.datasets import get_dataset
     return get_dataset().image_shape
 
 

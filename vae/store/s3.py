@@ -1,5 +1,5 @@
 """Model versions in an object store, `s3://bucket/prefix` on any S3-compatible service, through
-fsspec and s3fs: the four verbs of vae.versions (list, open, write, delete) on objects.
+fsspec and s3fs: the four verbs of vae.store.versions (list, open, write, delete) on objects.
 
   s3://bucket/prefix/<name>/model.keras, decoder.json, test_codes.npz   written first
                            /metadata.json                               the manifest, written last
@@ -11,7 +11,7 @@ nobody lists (orphans), which `cleanup` removes once they are a day old. A manif
 be read, or that names a missing or wrongly sized file, is listed as damaged; a file whose hash
 differs is found at the download and the version is then listed as damaged too.
 
-A server opens versions from its local cache (vae.version_cache), keyed by the SHA-256 of the
+A server opens versions from its local cache (vae.store.cache), keyed by the SHA-256 of the
 manifest: downloaded once, checked against the manifest's hashes, loaded with Keras' safe_mode.
 Listings are kept LISTING_SECONDS, so a version written or deleted by another server shows within
 a few seconds. When the store cannot be reached, every call gives up within a few seconds
@@ -39,9 +39,10 @@ import urllib.parse
 import uuid
 
 from vae import settings
-from vae.store import METADATA_FILE, MODEL_FILE, SHIPPED_MODELS, DEFAULT_MODEL, ModelExistsError, NotWritableError
-from vae.version_cache import VersionCache
-from vae.versions import DamagedVersionError, Entry, Versions
+from vae.store.disk import METADATA_FILE, MODEL_FILE, SHIPPED_MODELS, DEFAULT_MODEL, ModelExistsError, NotWritableError
+from vae.store.cache import FileMismatch, Remote, VersionCache
+from vae.store.disk import DamagedVersionError, sha256_file
+from vae.store.versions import Entry, Versions
 
 LISTING_SECONDS = 2.0  # how stale a listing may be: another server's new version shows within this
 LISTING_WAIT_SECONDS = 1.0  # the longest a page waits for a listing; then it shows the last one
@@ -95,14 +96,6 @@ def _first_line(err):
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(raw):
     """(metadata, files table, damage): the manifest's content, and why it is unusable (or None)."""
     try:
@@ -133,7 +126,6 @@ class S3Versions:
         self.problem = None  # why the store could not be read just now, for the page; None when fine
         self.downloads = 0  # versions this instance fetched from the store
         self._lock = threading.Lock()  # one listing at a time; the others wait for it
-        self._download_lock = threading.Lock()
         self._listing = None  # (monotonic time, {name: (Entry, sort time)}) of the store's versions
         self._raw = {}  # name → its manifest's bytes, as last listed
         self._manifests = {}  # manifest path → (ETag, bytes): a listing fetches only new manifests
@@ -331,32 +323,27 @@ class S3Versions:
         version = Versions(directory.parent).open(name)  # the local checks: damage, metadata, dataset
         if raw is None:
             return version
-        return dataclasses.replace(version, refetch=lambda: self._download(name, key, raw, files))
+        return dataclasses.replace(version, refetch=self._remote(name, key, raw, files))
+
+    def _remote(self, name, key, raw, files):
+        return Remote(cache=self.cache, key=key, name=name, manifest=raw, files=files,
+                      prefix=f"{self.root}/{name}", fs=self.fs)
 
     def _download(self, name, key, raw, files):
-        with self._download_lock:
-            if self.cache.get(key, name) is not None:
-                return  # another session of this server fetched it meanwhile
-            staged = self.cache.staging()
-            try:
-                (staged / name).mkdir()
-                for file, want in files.items():
-                    local = staged / name / file
-                    self._call(self.fs.get_file, self._path(name, file), str(local))
-                    if local.stat().st_size != want["size"] or sha256_file(local) != want["sha256"]:
-                        self._bad[(name, key)] = f"{file} does not match its manifest's SHA-256"
-                        raise DamagedVersionError(f"the model version {name!r} is damaged: "
-                                                  f"{self._bad[(name, key)]}")
-                (staged / name / METADATA_FILE).write_bytes(raw)
-            except FileNotFoundError as err:  # deleted meanwhile, or a file missing
-                shutil.rmtree(staged, ignore_errors=True)
-                raise DamagedVersionError(f"the model version {name!r} is damaged: a file is missing "
-                                          f"({_first_line(err)})") from err
-            except BaseException:
-                shutil.rmtree(staged, ignore_errors=True)
-                raise
-            self.cache.put(staged, key, name)
-            self.downloads += 1
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(self.problem)
+        try:
+            fetched = self._remote(name, key, raw, files)()
+        except FileMismatch as err:
+            self._bad[(name, key)] = str(err).split(": ", 1)[-1]  # listed as damaged from now on
+            raise
+        except DamagedVersionError:
+            raise
+        except _store_errors() as err:
+            with self._lock:
+                problem = self._went_down(err)
+            raise StoreUnavailable(problem) from err
+        self.downloads += fetched
 
     # -- write, delete ----------------------------------------------------------------------
 
@@ -468,7 +455,7 @@ def _mtime(path):
 
 
 def main(argv=None):
-    """python -m vae.versions_s3 cleanup [--older-than-hours 24]: what each server also does hourly,
+    """python -m vae.store.s3 cleanup [--older-than-hours 24]: what each server also does hourly,
     for VAE_MODELS_DIR's store, at once; prints the objects removed."""
     import argparse
     parser = argparse.ArgumentParser(description="Remove objects of no version from the model store.")

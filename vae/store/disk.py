@@ -7,9 +7,10 @@ rename and the parent directory after it: without that, a power loss can leave
 an empty or partial file behind the new name.
 
 What a version is (its dataset, architecture, model and browser files) lives one layer up,
-in vae.versions; this module only knows files on a local disk.
+in vae.store.versions; this module only knows files on a local disk.
 """
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +38,19 @@ TMP_PREFIX = ".tmp-"
 
 class ModelExistsError(FileExistsError):
     pass
+
+
+class DamagedVersionError(ValueError):
+    """A version whose files cannot be opened; the message says which and why."""
+
+
+def sha256_file(path):
+    """The SHA-256 of a file's bytes, in hex, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class NotWritableError(PermissionError):
