@@ -20,15 +20,21 @@ class RayCluster:
     ending exactly its processes. (`ray stop` would end every Ray process on the machine,
     another test run's included.)"""
 
-    def __init__(self):
+    def __init__(self, venv_on_path=True):
+        """`venv_on_path=False` starts it as a newcomer might, `.venv/bin/ray start` with the
+        venv's bin not on PATH: jobs then run with whatever `python` PATH finds first."""
         import random
         import secrets
         self.ray = Path(sys.executable).parent / "ray"
         assert self.ray.exists(), ("ray is not installed: pip install -r requirements-dev.txt "
                                    "(it includes requirements-cluster.txt)")
         # Ray runs the trainer with the `python` on its PATH: this environment's
-        self.env = {**os.environ, "PATH": os.pathsep.join([str(self.ray.parent), os.environ.get("PATH", "")]),
-                    "RAY_USAGE_STATS_ENABLED": "0"}
+        path = os.environ.get("PATH", "")
+        if venv_on_path:
+            path = os.pathsep.join([str(self.ray.parent), path])
+        else:
+            path = os.pathsep.join(p for p in path.split(os.pathsep) if Path(p) != self.ray.parent)
+        self.env = {**os.environ, "PATH": path, "RAY_USAGE_STATS_ENABLED": "0"}
         self.temp_dir = Path("/tmp") / f"rv-{secrets.token_hex(3)}"  # short: Ray's socket paths must fit
         self.dashboard, self.gcs = free_port(), free_port()
         self.address = f"http://127.0.0.1:{self.dashboard}"

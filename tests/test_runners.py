@@ -205,3 +205,47 @@ def test_jobs_spread_over_a_worker_node_that_joined_the_cluster(ray_cluster, ray
     finally:
         for i in ids:
             ray_runner.stop(i, operator=True)
+
+
+def test_a_cluster_whose_python_lacks_the_requirements_is_refused_saying_what_to_do(tmp_path):
+    """A head started as `.venv/bin/ray start --head` without the venv on PATH runs jobs with
+    whatever `python` PATH finds: the first submit asks that Python, and refuses with what to do
+    instead of queueing a job that fails at once."""
+    import subprocess
+
+    from harness.ray_cluster import RayCluster
+    from vae.jobs import ray_python
+    from vae.jobs.ray_runner import RayRunner
+
+    cluster = RayCluster(venv_on_path=False)
+    # What the cluster's `python` lacks, asked the same way outside Ray: the expectation
+    answer = subprocess.run(ray_python.probe_entrypoint(), shell=True, env=cluster.env,
+                            capture_output=True, text=True).stdout
+    python, missing = ray_python.read_probe(answer)
+    assert python and isinstance(missing, list)
+    try:
+        cluster.start()
+        runner = RayRunner(address=cluster.address, models_dir=tmp_path / "models", cpus=1)
+        if not missing:  # this machine's PATH Python has TensorFlow: the check lets jobs through
+            runner.submit(TINY, ALICE)
+            assert len(runner.jobs()) == 1
+            return
+        with pytest.raises(RunnerUnavailable) as refused:
+            runner.submit(TINY, ALICE)
+        text = str(refused.value)
+        assert python in text and "lacks the project's requirements" in text and missing[0] in text
+        assert "PATH=$PWD/.venv/bin:$PATH ray start" in text and "Running a cluster" in text
+        assert runner.jobs() == []  # nothing was queued
+        runner.close()
+    finally:
+        cluster.stop()
+
+
+def test_a_trainer_without_tensorflow_says_what_to_do():
+    from vae.jobs.trainer import describe_failure
+    try:
+        import vae_no_such_module  # noqa: F401
+    except ModuleNotFoundError as err:
+        text = describe_failure(err, "/tmp/out")
+    assert "No module named 'vae_no_such_module'" in text and "lacks the project's requirements" in text
+    assert "Running a cluster" in text

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from vae import settings
-from vae.jobs import events
+from vae.jobs import events, ray_python
 from vae.jobs.events import END_FILE, STOP_FILE
 from vae.jobs.folder import JobFolder
 from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
@@ -51,6 +51,7 @@ class RayRunner:
         self._down_until, self._down_reason = 0.0, ""
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="vae-ray")
         self._submit_lock = threading.Lock()  # one active job per owner, within this process
+        self._python_checked = False  # the cluster's Python has the requirements (asked once)
 
     def describe(self):
         return (f"on the Ray cluster at {self.address}, {self.cpus} CPU{'s' if self.cpus > 1 else ''} a job; "
@@ -146,6 +147,8 @@ class RayRunner:
             if entry.driver_exit_code is not None:
                 reason += f" (exit code {entry.driver_exit_code})"
             last = self._last_log_line(info.id)
+            if last and "ModuleNotFoundError" in last:  # the node's Python lacks the requirements
+                last += f". To fix it, {ray_python.HOW_TO_FIX}"
             events.end(s, {"state": "failed", "time": (entry.end_time or now * 1000) / 1000,
                            "reason": reason + (f"; its last words: {last}" if last else "")})
 
@@ -170,8 +173,20 @@ class RayRunner:
 
     # -- the interface (vae/jobs/protocol.py)
 
+    def _check_python(self):
+        """Refuse the first job, saying what to do, when the nodes' Python lacks the requirements
+        (vae/jobs/ray_python.py): otherwise every job would fail at once on a missing module."""
+        if self._python_checked:
+            return
+        problem = self._call("checking its Python", ray_python.check, self._jobs_client(),
+                             timeout=ray_python.PROBE_SECONDS + CALL_SECONDS)
+        if problem:
+            raise RunnerUnavailable(problem)
+        self._python_checked = True
+
     def submit(self, config, owner, name=None, operator=False):
         prepared = self.folder.prepare(config, name)
+        self._check_python()
         with self._submit_lock:
             info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus, args=lambda info: {
                 "job_dir": info.job_dir, "config": info.config, "out_dir": info.model_dir, "threads": info.cpus,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vae.jobs import ray_python
 from vae.jobs.events import ARGS_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
 from vae.store.disk import atomic_file, read_json
 
@@ -150,6 +151,9 @@ def describe_failure(err, out_dir):
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
             return (f"the disk is full: no space left to save the model in {Path(out_dir).parent} "
                     f"({type(err).__name__}: {err})")
+        if isinstance(cause, ModuleNotFoundError):  # a Ray node started outside the project's venv
+            return (f"{type(cause).__name__}: {cause}. This Python ({sys.executable}) lacks the project's "
+                    f"requirements: {ray_python.HOW_TO_FIX}")
         cause = cause.__cause__ or cause.__context__
     return f"{type(err).__name__}: {err}"
 
