@@ -61,7 +61,7 @@ MARKS_BY_FIXTURE = {
     "page": ("browser",), "browser": ("browser",), "server": ("browser",),
     "ray_cluster": ("ray", "trainer"),
     "s3_server": ("s3",), "s3_models": ("s3",),
-    "tiny_model_dir": ("trainer",), "models_dir": ("trainer",),
+    "tiny_model_dir": ("trainer",), "models_dir": ("trainer",), "toy_models": ("trainer",),
 }
 SLOW_MARKS = ("browser", "trainer", "ray", "s3")
 

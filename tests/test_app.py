@@ -318,6 +318,7 @@ def test_sampling_the_prior_moves_the_point():
     assert z_input(at, 0).value == pytest.approx(float(z[0]), abs=1e-3)
 
 
+@pytest.mark.slow
 def test_the_server_does_not_clear_the_keras_session_after_a_run():
     """Streamlit calls keras.backend.clear_session() after every script run once Keras is
     imported: a quarter of the server's CPU with 20 users (bench/load.py), and a reset of Keras'

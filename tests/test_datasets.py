@@ -56,6 +56,7 @@ def toy(tmp_path, monkeypatch):
     return spec
 
 
+@pytest.mark.trainer
 def test_toy_dataset_trains_evaluates_and_reloads_through_the_library(toy, tmp_path, capsys):
     out = tmp_path / "models" / "toy-model"
     assert train.main(["--dataset", "toy", "--epochs", "2", "--batch-size", "32", "--kl-reduction", "sum",
@@ -78,6 +79,7 @@ def test_toy_dataset_trains_evaluates_and_reloads_through_the_library(toy, tmp_p
     assert metrics["iwae_neg_log_likelihood"] <= metrics["neg_elbo"] + 1.0  # one-sample ELBO is noisy
 
 
+@pytest.mark.trainer
 def test_large_architecture_fits_the_toy_shape(toy):
     arrays = load_arrays(dataset="toy")
     config = TrainConfig(dataset="toy", arch="large", epochs=1, batch_size=64)

@@ -177,6 +177,7 @@ def start_server(tmp_path, new_session):
     return server, ids, runner
 
 
+@pytest.mark.trainer
 def test_a_trainer_outliving_a_killed_server_is_adopted_after_the_restart(tmp_path):
     server, (orphan, waiting), runner = start_server(tmp_path, new_session=False)
     try:
@@ -200,6 +201,7 @@ def test_a_trainer_outliving_a_killed_server_is_adopted_after_the_restart(tmp_pa
     assert not (tmp_path / "models" / "orphan").exists()
 
 
+@pytest.mark.trainer
 def test_a_server_killed_with_its_trainer_leaves_no_ghost_job(tmp_path):
     # what a service manager does on restart: SIGKILL to the whole process group
     server, (orphan, waiting), runner = start_server(tmp_path, new_session=True)
@@ -266,6 +268,7 @@ def test_a_link_to_a_damaged_version_shows_an_error_and_a_way_back(damaged_model
     assert not at.error
 
 
+@pytest.mark.trainer
 @pytest.mark.parametrize("failing", ["job.json", "run.json"])
 def test_a_submit_or_start_that_cannot_write_its_files_leaves_no_trainer_and_no_job(tmp_path, monkeypatch, failing):
     import errno

@@ -196,6 +196,7 @@ def local(tmp_path):
         runner.close()
 
 
+@pytest.mark.trainer
 def test_two_slots_train_two_jobs_at_once_and_the_third_waits(local):
     runner = local(max_jobs=2)
     ids = [runner.submit(LONG, owner) for owner in ("a" * 24, "b" * 24, "c" * 24)]
@@ -206,6 +207,7 @@ def test_two_slots_train_two_jobs_at_once_and_the_third_waits(local):
     wait_for(lambda: runner.status(ids[2]).state == "running", 60, "the third to take the free slot")
 
 
+@pytest.mark.trainer
 def test_the_queue_and_the_running_trainer_outlive_the_runner(local):
     before = local(max_jobs=1, dispatch=False)  # the server that will "die"
     first, second = before.submit(LONG, "a" * 24), before.submit(TINY, "b" * 24)
@@ -218,6 +220,7 @@ def test_the_queue_and_the_running_trainer_outlive_the_runner(local):
     assert after.wait(second, 300).state == "finished"  # wait() dispatches, as the background thread does
 
 
+@pytest.mark.trainer
 def test_a_job_started_once_whatever_the_number_of_runners(local):
     runners = [local(max_jobs=1) for _ in range(3)]  # three servers' dispatchers over one folder
     job = runners[0].submit(TINY, "a" * 24)
@@ -227,6 +230,7 @@ def test_a_job_started_once_whatever_the_number_of_runners(local):
     assert len(started) == 1
 
 
+@pytest.mark.trainer
 def test_a_stale_pid_in_run_json_is_not_taken_for_a_trainer(local):
     runner = local(max_jobs=1, dispatch=False)
     job = runner.submit(LONG, "a" * 24)

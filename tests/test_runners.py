@@ -20,7 +20,8 @@ from helpers import LONG, TINY, ended, leftovers, trainer_events, trainer_pid, t
 ALICE, BOB = "alice0000000000000000000", "bob00000000000000000000"
 
 
-@pytest.fixture(params=["local", "ray"])
+@pytest.fixture(params=[pytest.param("local", marks=pytest.mark.trainer),
+                        pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.trainer])])
 def runner(request, tmp_path):
     models = tmp_path / "models"
     if request.param == "local":
@@ -207,6 +208,7 @@ def test_jobs_spread_over_a_worker_node_that_joined_the_cluster(ray_cluster, ray
             ray_runner.stop(i, operator=True)
 
 
+@pytest.mark.ray
 def test_a_cluster_whose_python_lacks_the_requirements_is_refused_saying_what_to_do(tmp_path):
     """A head started as `.venv/bin/ray start --head` without the venv on PATH runs jobs with
     whatever `python` PATH finds: the first submit asks that Python, and refuses with what to do

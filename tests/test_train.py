@@ -81,6 +81,7 @@ def test_the_saved_model_loads_safely(tiny_model_dir):
 
 # -- early stopping and the stop reason
 
+@pytest.mark.trainer
 def test_early_stopping_really_fires(arrays):
     """With a zero learning rate nothing can improve: the sampled val loss only jitters, so
     with patience 1 training must stop at the first epoch that fails to beat the best so far."""
@@ -95,6 +96,7 @@ def test_early_stopping_really_fires(arrays):
     assert summary["best_epoch"] == int(np.argmin(val)) + 1
 
 
+@pytest.mark.trainer
 def test_no_early_stop_when_patience_is_not_exhausted(arrays):
     config = TrainConfig(epochs=3, limit=40, patience=5, learning_rate=0.0, batch_size=64)
     _, summary = fit.fit(config, arrays, verbose=0)
@@ -114,6 +116,7 @@ class StopAfterFirstEpoch(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
+@pytest.mark.trainer
 def test_a_user_stop_is_reported_and_can_discard_the_model(arrays, tmp_path, monkeypatch):
     import vae.evaluate
     forbid(monkeypatch, vae.evaluate, "evaluate")  # nothing is kept, so nothing is evaluated
@@ -210,6 +213,7 @@ def test_write_model_dir_refuses_an_existing_destination(small_model, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.trainer
 def test_interrupted_write_during_the_cli_leaves_nothing(arrays, tmp_path, monkeypatch):
     """The whole `vae.train` path: a failure while writing metadata leaves no model directory."""
     import vae.data.arrays
@@ -307,6 +311,7 @@ def test_warmup_must_end_before_training_does(warmup):
         TrainConfig(kl_warmup_epochs=-1).validate()
 
 
+@pytest.mark.trainer
 def test_kl_warmup_weighs_kl_less_in_the_first_epochs_and_fully_after(arrays):
     # 1,800 training images at batch 64: 29 steps an epoch, a 2-epoch warm-up is 58 steps;
     # fit() runs 32 steps per call into TensorFlow, so the weight must change inside a call
@@ -326,6 +331,7 @@ def test_kl_warmup_weighs_kl_less_in_the_first_epochs_and_fully_after(arrays):
     assert h["val_loss"][0] == pytest.approx(h["val_reconstruction_loss"][0] + h["val_kl_loss"][0], rel=1e-5)
 
 
+@pytest.mark.trainer
 def test_without_kl_warmup_the_weight_is_one_from_the_first_step(arrays):
     config = TrainConfig(limit=500, epochs=1, batch_size=64, patience=1, arch="mlp")
     model, summary = fit.fit(config, arrays, verbose=0)

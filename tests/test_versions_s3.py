@@ -190,6 +190,7 @@ def test_the_cache_keeps_the_recently_used_within_its_cap(s3_models, tmp_path, t
     assert total <= reader.cache.max_bytes
 
 
+@pytest.mark.s3
 def test_an_unreachable_store_is_named_and_the_cached_versions_stay(tmp_path, tiny, monkeypatch):
     from moto.server import ThreadedMotoServer
     port = free_port()
@@ -225,6 +226,7 @@ def test_an_unreachable_store_is_named_and_the_cached_versions_stay(tmp_path, ti
     assert time.monotonic() - asked < 5
 
 
+@pytest.mark.s3
 def test_a_store_that_does_not_answer_holds_no_page_longer_than_a_few_seconds(tmp_path, monkeypatch):
     import socket
     silent = socket.socket()  # accepts connections (the kernel's backlog) and never says a word
