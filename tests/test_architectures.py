@@ -74,6 +74,7 @@ def test_encoder_outputs_mean_log_var_and_sample_of_the_latent_size(arch):
     assert tuple(build_decoder(arch, latent_dim=3).outputs[0].shape) == (None, *MNIST.image_shape, 1)
 
 
+@pytest.mark.trainer  # a fit, for Adam's slots: seconds each
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_a_trained_model_file_with_optimizer_state_stays_under_5_mb(tmp_path, arch):
     model = build_vae(arch=arch)
