@@ -240,3 +240,15 @@ def test_opening_from_an_object_store_and_refetching_go_down_the_layers(s3_model
     assert ("vae.store.versions", "vae.store.cache") in calls, "the version was not fetched again"
     assert climbing_calls(calls) == []
     assert (explorer.model_dir / "model.keras").is_file()
+
+
+def test_benches_docs_and_the_library_never_import_the_tests():
+    """What tests, benches and docs share lives in harness/; vae/ needs none of it."""
+    offenders = []
+    for folder in ("bench", "docs", "harness", "vae", "deploy"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            for imported in imported_names(path.stem, path):
+                top = imported.split(".")[0]
+                if top in ("tests", "conftest", "helpers") or (folder == "vae" and top == "harness"):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)} imports {imported}")
+    assert offenders == []
