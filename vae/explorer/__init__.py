@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from vae.ml import knn
+from vae.ml.config import recorded_option
 from vae.data.arrays import to_model_input
 from vae.ml.export import b64_float32
 from vae.ml.latent import latent_extent
@@ -167,6 +168,10 @@ class Explorer:
                 "noun": self.noun,
                 "extent": [list(axis) for axis in self.extent()],
                 "looks_like_k": LOOKS_LIKE_K,
+                # the ELBO view's "test-set mean" column, and why the training loss weighed
+                # its terms otherwise (β, KL mean)
+                "metrics": {k: self.metadata.get("metrics", {}).get(k) for k in ("reconstruction", "kl", "neg_elbo")},
+                "training": {k: recorded_option(self.metadata, k) for k in ("beta", "kl_reduction")},
             }
         return self._payload
 

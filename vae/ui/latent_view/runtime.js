@@ -205,5 +205,7 @@ export function modelFromPayload(payload) {
     noun: payload.noun,
     extent: payload.extent,
     k: payload.looks_like_k,
+    metrics: payload.metrics, // the test set's mean ELBO terms (elbo.js)
+    training: payload.training,
   };
 }
