@@ -1,13 +1,16 @@
-"""Draw a digit, see what the model sees, where it lands in z-space, and what comes back.
+"""Draw a digit and watch the VAE think: what the model sees, where it lands in z-space, what
+comes back, and the loss taken apart, all live while the pen moves.
 
-The plane is the latent pad's own (vae.ui.latent_view): the page already holds the test
-codes and the decoder, so a stroke sends back only z, σ and the model's input.
+The view beside the canvas (vae.ui.latent_view, draw.js) reads the canvas in the page, runs the
+dataset's drawing recipe and the encoder there, and never calls Python during a stroke. When the
+pen lifts, the canvas sends the drawing here once: it is encoded again with Keras and kept, so the
+drawing can be an endpoint on Interpolate.
 """
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from vae.data.datasets import DATASETS
-from vae.data.drawing import DrawingError, decode_canvas_png, preprocess_drawing
+from vae.data.drawing import DrawingError, decode_canvas_png, drawing_recipe, preprocess_drawing
 from vae.ui.latent_view import latent_draw
 
 CANVAS_PX = 280
@@ -67,7 +70,7 @@ def render(explorer):
         st.markdown(f"**Draw a {explorer.noun}**")
         st.space("small")  # the canvas toolbar floats above the canvas: keep it off the text
         result = _canvas(st.session_state.get("stroke_width", 18))
-        st.caption(f"Use the mouse or a finger; the {explorer.noun} is encoded when you lift the pen.")
+        st.caption(f"Use the mouse or a finger: the {explorer.noun} is encoded in this page as you draw.")
         c0, c1 = st.columns([1, 2], vertical_alignment="bottom")
         c0.button("Clear", on_click=_clear, icon=":material/delete:", key="canvas_clear")
         c1.slider("Pen width", 8, 32, 18, key="stroke_width", help="Pen width in canvas pixels")
@@ -83,4 +86,5 @@ def render(explorer):
             st.caption(f"The input is cropped, fit into {box}×{box} and centred by mass in {side}×{side}, "
                        f"as {explorer.dataset.title} was made.")
     with right:
-        latent_draw(explorer, key="draw_view", drawn=st.session_state.get("drawn"))
+        latent_draw(explorer, key="draw_view", drawn=st.session_state.get("drawn"), canvas_key=canvas_key(),
+                    recipe=drawing_recipe(explorer.dataset))

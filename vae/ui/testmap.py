@@ -4,6 +4,7 @@ import streamlit as st
 from vae.explorer.figures import map_figure
 from vae.ui.state import session_figure
 from vae.ui.images import show_digit
+from vae.ui.latent_view import latent_draw
 
 MAP_KEY = "map_chart"
 
@@ -48,3 +49,6 @@ def render(explorer):
         with st.container(key="map_reconstruction"):
             show_digit(explorer.decode_one(z), size=168, caption="reconstruction (from z_mean)")
         st.markdown(f"z_mean = ({z[0]:.2f}, {z[1]:.2f})")
+    # The picked image through the whole VAE, in the page: encoded, sampled, and its loss taken apart
+    st.markdown(f"**Test {explorer.noun} #{picked} through the VAE**")
+    latent_draw(explorer, key="map_view", image=explorer.x_test[picked])

@@ -17,12 +17,14 @@ from vae.ml.latent import MAX_ABS_Z
 
 HERE = Path(__file__).parent
 SHARED_JS = ("runtime.js", "models.js", "plane.js", "mount.js")
+VIEW_JS = {"pad": ("pad.js",), "line": ("line.js",),
+           "draw": ("drawing.js", "elbo.js", "draw.js")}  # the drawing recipe, the ELBO panel, the view
 IN_BROWSER = "_latent_models_in_browser"  # model keys this page holds
 
 
 def module_source(view):
-    """The JavaScript module of one view: the shared files, then `<view>.js`."""
-    return "\n".join((HERE / name).read_text() for name in (*SHARED_JS, f"{view}.js"))
+    """The JavaScript module of one view: the shared files, then the view's own."""
+    return "\n".join((HERE / name).read_text() for name in (*SHARED_JS, *VIEW_JS[view]))
 
 
 def _component(view):
@@ -82,14 +84,14 @@ def latent_line(explorer, *, key, a, b, steps, t, labels):
     return _line(key=key, data=data, height="content")
 
 
-def latent_draw(explorer, *, key, drawn):
-    """Mount the Draw tab's plane: the test codes and, when `drawn` (a dict of the drawing's
-    image, z_mean and z_log_var), where it landed, with its 2σ ellipse and reconstruction.
-    Per stroke only z, σ and the 28×28-style input travel; the page decodes the rest."""
-    shown = None
-    if drawn is not None:
-        image = np.clip(np.round(np.asarray(drawn["image"], dtype="float64") * 255), 0, 255).astype("uint8")
-        shown = {"z": [float(v) for v in drawn["z_mean"]],
-                 "sigma": [float(v) for v in np.exp(0.5 * np.asarray(drawn["z_log_var"], dtype="float64"))],
-                 "image": base64.b64encode(image.tobytes()).decode("ascii"), "shape": list(image.shape)}
-    return _draw(key=key, data={**_model_data(key, explorer), "drawn": shown}, height="content")
+def latent_draw(explorer, *, key, drawn=None, canvas_key=None, recipe=None, image=None):
+    """Mount the view that takes one image through the VAE in the page: the drawing on the
+    canvas `canvas_key` (read live, made into the model's input by `recipe`), or `image` (a
+    uint8 array of the model's input shape, a picked test image). `drawn`: Python's code of the
+    last drawing, shown to tests as data-server-z. Only that, and the image's 784 bytes, travel."""
+    shown = None if drawn is None else {"z": [float(v) for v in drawn["z_mean"]]}
+    data = {**_model_data(key, explorer), "drawn": shown, "canvas_key": canvas_key, "recipe": recipe}
+    if image is not None:
+        pixels = np.clip(np.asarray(image), 0, 255).astype("uint8")
+        data["image"] = {"pixels": base64.b64encode(pixels.tobytes()).decode("ascii"), "shape": list(pixels.shape[:2])}
+    return _draw(key=key, data=data, height="content")

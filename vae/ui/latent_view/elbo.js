@@ -115,8 +115,9 @@ export class ElboPanel {
 
   // model: the page's model (decoder, outputShape, noun, metrics, training); x: the image's
   // pixels; q: {mean, logVar}; eps: POSTERIOR_SAMPLES arrays of latentDim normals, the first
-  // the one the terms and the arrow use. Returns the terms of the first sample.
-  show(model, x, q, eps) {
+  // the one the terms and the arrow use; withSamples: decode the strip too (8 decodes). Returns
+  // the terms of the first sample.
+  show(model, x, q, eps, withSamples = true) {
     const el = (s) => this.root.querySelector(s);
     const terms = elboTerms(model.decoder, x, q.mean, q.logVar, eps[0]);
     const test = model.metrics || {};
@@ -137,7 +138,7 @@ export class ElboPanel {
       `in all, at most ${top.toFixed(2)} nats on one pixel`);
     el(".eps").textContent = `ε = (${eps[0].map(fmtSigned).join(", ")}) drawn from N(0, I)`;
     el(".zs").textContent = `z = μ + σ⊙ε = (${terms.z.map(fmtSigned).join(", ")})`;
-    for (let k = 0; k < this.samples.length; k++) {
+    for (let k = 0; withSamples && k < this.samples.length; k++) {
       const z = reparameterize(q.mean, q.logVar, eps[k]);
       drawImage(this.samples[k], decode(model.decoder, z), model.decoder.outputShape);
       this.samples[k].setAttribute("aria-label", `decoded posterior sample ${k + 1} at z = (${z.map(fmtSigned).join(", ")})`);
