@@ -38,6 +38,7 @@ class DrawView {
     this.canvasKey = null;
     this.eps = null;
     this.frame = 0;
+    this.moveAt = 0; // the timeStamp of the first pointer move not yet answered
     this.penDown = false;
     this.root = document.createElement("div");
     this.root.className = "vae-draw";
@@ -132,8 +133,8 @@ class DrawView {
       this.looking = setTimeout(() => this.findCanvas(), FIND_CANVAS_MS);
       return;
     }
-    const down = () => { this.penDown = true; this.schedule(); };
-    const move = () => { if (this.penDown) this.schedule(); };
+    const down = (e) => { this.penDown = true; this.moveAt ||= e.timeStamp; this.schedule(); };
+    const move = (e) => { if (!this.penDown) return; this.moveAt ||= e.timeStamp; this.schedule(); };
     const up = () => { if (!this.penDown) return; this.penDown = false; this.schedule(true); };
     const listeners = [["pointerdown", down], ["pointermove", move], ["pointerup", up], ["pointercancel", up]];
     for (const [type, fn] of listeners) upper.addEventListener(type, fn, { passive: true });
@@ -165,7 +166,8 @@ class DrawView {
 
   fromCanvas() {
     if (!this.canvas || !this.model || !this.recipe) return;
-    const started = performance.now();
+    const started = this.moveAt || performance.now(); // the first move this update answers
+    this.moveAt = 0;
     const { lower, upper } = this.canvas;
     const ink = inkOf(lower, this.penDown ? upper : null);
     const prepared = preprocess(ink.alpha, ink.width, ink.height, this.recipe);
@@ -177,6 +179,8 @@ class DrawView {
     }
     this.root.dataset.updates = String(Number(this.root.dataset.updates) + 1);
     this.root.dataset.penDown = String(this.penDown);
+    // from the pointer event to the updated input, star, reconstruction, verdict and terms
+    // (bench/live_draw.py reads these)
     performance.measure("vae-draw-update", { start: started, end: performance.now() });
   }
 
