@@ -248,3 +248,60 @@ def test_a_big_claimed_image_is_refused_before_any_memory_is_spent(tmp_path):
 def test_arrays_above_the_pixel_cap_are_refused():
     with pytest.raises(DrawingError, match="2000×1000 pixels"):
         preprocess_drawing(np.zeros((1000, 2000, 4), np.uint8))
+
+
+# --- the recipe the page reads: drawing_recipe ---------------------------------------------
+
+import json  # noqa: E402
+
+from vae.data.datasets import FASHION_MNIST, MNIST as MNIST_SPEC  # noqa: E402
+from vae.data.drawing import drawing_recipe, fit_box  # noqa: E402
+
+
+def test_the_recipe_is_the_specs_numbers_in_the_pages_words():
+    recipe = drawing_recipe()
+    assert recipe == {"side": 28, "inkBox": 20, "inkThreshold": 0.05, "minInkPixels": 20,
+                      "minSize": 0.15, "filter": "lanczos",
+                      "emptyMessage": "Draw a digit: the canvas is empty.",
+                      "dotMessage": "That's only a dot — draw a whole digit."}
+    assert drawing_recipe("mnist") == drawing_recipe(MNIST_SPEC) == recipe
+    assert (recipe["side"], recipe["inkBox"]) == (MNIST_SPEC.image_shape[0], MNIST_SPEC.ink_box)
+    assert json.loads(json.dumps(recipe)) == recipe  # what the page receives is what Python holds
+
+
+def test_the_recipe_names_the_filter_python_resizes_with():
+    rng = np.random.default_rng(1)
+    ink = rng.random((37, 23))
+    named = Image.Resampling[drawing_recipe()["filter"].upper()]
+    by_name = np.clip(np.asarray(Image.fromarray(ink.astype("float32")).resize((12, 20), named)), 0, 1)
+    np.testing.assert_array_equal(fit_box(ink, 20), by_name)
+
+
+def test_the_recipes_thresholds_are_the_ones_preprocessing_uses():
+    recipe = drawing_recipe()
+    # minInkPixels: one pixel fewer than the recipe asks is blank, the recipe's count is not
+    # (the strokes span the canvas, so only the count can make them blank)
+    def specks(n):
+        image = np.zeros((280, 280), dtype=np.uint8)
+        image[np.arange(n) * 13, np.arange(n) * 7] = 255  # n distinct pixels on a long diagonal
+        return image
+    assert preprocess_drawing(specks(recipe["minInkPixels"] - 1)).is_blank
+    assert not preprocess_drawing(specks(recipe["minInkPixels"])).is_blank
+    # minSize: ink spanning just under that share of the shorter side is a dot, just over is not
+    span = int(np.ceil(recipe["minSize"] * 280))
+    def bar(length):
+        image = np.zeros((280, 280), dtype=np.uint8)
+        image[100:104, 100:100 + length] = 255
+        return image
+    assert preprocess_drawing(bar(span - 1)).is_blank and not preprocess_drawing(bar(span)).is_blank
+    # inkThreshold: alpha just above it is ink, at it is not
+    faint = np.zeros((280, 280), dtype=np.float64)
+    faint[40:240, 130:150] = recipe["inkThreshold"]
+    assert preprocess_drawing(faint).bbox is None
+    faint[40:240, 130:150] = np.nextafter(recipe["inkThreshold"], 1)
+    assert preprocess_drawing(faint).bbox == (130, 40, 150, 240)
+
+
+def test_a_dataset_that_is_not_drawn_has_no_recipe():
+    with pytest.raises(ValueError, match="not drawn"):
+        drawing_recipe(FASHION_MNIST)

@@ -11,6 +11,10 @@ middle per axis, and the box stays crisp instead of smearing one pixel wider.
 Ink is the canvas' alpha channel: streamlit-drawable-canvas draws strokes on a
 transparent layer, so RGB says nothing about where the ink is.
 
+The page runs the same recipe before it encodes a drawing itself
+(vae/ui/latent_view/drawing.js): drawing_recipe(spec) gives it this module's numbers, and
+tests/e2e/test_drawing_prep_browser.py holds the two within 2/255 per pixel.
+
 The canvas' PNG comes from the browser, so it is untrusted: decode_canvas_png reads
 only its header before deciding, and refuses anything bigger than MAX_CANVAS_BYTES
 encoded or MAX_CANVAS_PIXELS decoded (a small PNG can inflate to gigabytes).
@@ -24,6 +28,11 @@ from PIL import Image
 from vae.data.datasets import get_dataset
 
 INK_THRESHOLD = 0.05  # ink above this counts for the bounding box; fainter is stroke fringe
+MIN_INK_PIXELS = 20  # fewer ink pixels than this is a speck, not a drawing
+MIN_SIZE = 0.15  # ink spanning less than this share of the canvas' shorter side is a dot
+# LANCZOS anti-aliases like MNIST's resampling; its ringing is clipped away. The page ports
+# Pillow's float ('F') resampler for this filter (drawing.js), so a change here is one there.
+RESAMPLING = Image.Resampling.LANCZOS
 
 MAX_CANVAS_PIXELS = 1024 * 1024  # the app's canvas is 280x280 (560x560 on a 2x screen)
 MAX_CANVAS_BYTES = 4_000_000  # its PNG is a few tens of KB
@@ -119,8 +128,7 @@ def fit_box(ink, box):
     height, width = ink.shape
     scale = box / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # LANCZOS anti-aliases like MNIST's resampling; its ringing is clipped away.
-    resized = Image.fromarray(ink.astype("float32")).resize(size, Image.LANCZOS)
+    resized = Image.fromarray(ink.astype("float32")).resize(size, RESAMPLING)
     return np.clip(np.asarray(resized, dtype="float64"), 0.0, 1.0)
 
 
@@ -150,7 +158,37 @@ def place_centred(patch, size, centre=None):
     return field
 
 
-def preprocess_drawing(drawing, spec=None, size=None, min_ink_pixels=20, min_size=0.15):
+def drawable_spec(spec=None):
+    """The DatasetSpec for `spec` (a spec, a name or None), refusing one whose items are not drawn."""
+    spec = get_dataset(spec)
+    if not spec.drawable:
+        raise ValueError(f"{spec.title} {spec.item_noun}s are not drawn: there is no recipe for a drawing")
+    return spec
+
+
+def ink_box_pixels(spec, size):
+    """The ink box's side in a size x size field: the spec's ink_box, scaled from its image side."""
+    return max(1, round(size * spec.ink_box / spec.image_shape[0]))
+
+
+def drawing_recipe(spec=None):
+    """The recipe of `spec` (a drawable DatasetSpec or name; None: the default dataset) as the page's
+    drawing.js reads it: JSON-ready, keys in the page's camelCase, the messages already worded.
+
+    {"side": field side in px, "inkBox": the ink's longer side in px, "inkThreshold": ink above
+     this counts (0..1), "minInkPixels": fewer is blank, "minSize": a share of the canvas'
+     shorter side the ink must span, "filter": Pillow's resampling filter, lower case,
+     "emptyMessage": the hint for an empty canvas, "dotMessage": the hint for a dot}
+    """
+    spec = drawable_spec(spec)
+    side = spec.image_shape[0]
+    return {"side": side, "inkBox": ink_box_pixels(spec, side), "inkThreshold": INK_THRESHOLD,
+            "minInkPixels": MIN_INK_PIXELS, "minSize": MIN_SIZE, "filter": RESAMPLING.name.lower(),
+            "emptyMessage": EMPTY_MESSAGE.format(noun=spec.item_noun),
+            "dotMessage": DOT_MESSAGE.format(noun=spec.item_noun)}
+
+
+def preprocess_drawing(drawing, spec=None, size=None, min_ink_pixels=MIN_INK_PIXELS, min_size=MIN_SIZE):
     """A canvas drawing → DrawingResult with a (size, size) float32 image made by the recipe of
     `spec` (a drawable DatasetSpec or name; None: the default dataset).
 
@@ -163,11 +201,8 @@ def preprocess_drawing(drawing, spec=None, size=None, min_ink_pixels=20, min_siz
     canvas' shorter side (a click with a fat brush is a dot, not a drawing).
     Raises ValueError for arrays that are not a drawing at all.
     """
-    spec = get_dataset(spec)
-    if not spec.drawable:
-        raise ValueError(f"{spec.title} {spec.item_noun}s are not drawn: there is no recipe for a drawing")
-    side = spec.image_shape[0]
-    size = int(size or side)
+    spec = drawable_spec(spec)
+    size = int(size or spec.image_shape[0])
     ink = ink_intensity(drawing)
     bbox = ink_bbox(ink)
     if bbox is None:
@@ -177,7 +212,7 @@ def preprocess_drawing(drawing, spec=None, size=None, min_ink_pixels=20, min_siz
     too_small = max(right - left, bottom - top) < min_size * min(ink.shape)
     if too_few or too_small:
         return DrawingResult(None, True, bbox, DOT_MESSAGE.format(noun=spec.item_noun))
-    box = max(1, round(size * spec.ink_box / side))
+    box = ink_box_pixels(spec, size)
     image = place_centred(fit_box(ink[top:bottom, left:right], box), size)
     return DrawingResult(image, False, bbox)
 
