@@ -12,10 +12,8 @@ from vae.ml.architectures import headline  # noqa: E402
 from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
 from vae.store.disk import DEFAULT_MODEL  # noqa: E402
-from vae.ui.state import active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
+from vae.ui.state import TABS, VIEW_KEY, active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
 from vae.ui.training import follow_my_jobs  # noqa: E402
-
-TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
 
 # Streamlit's default top padding pushes the pad below the fold on a laptop screen.
 st.html("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem}</style>")
@@ -58,7 +56,7 @@ caption.caption(f"{headline(explorer.version.arch, explorer.latent_dim)}, traine
 with st.sidebar:
     model_panel.sidebar(explorer)
 
-tabs = st.tabs(TABS, key="view", bind="query-params")
+tabs = st.tabs(TABS, key=VIEW_KEY, bind="query-params")
 sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
             training.render, model_panel.render]
 for tab, section in zip(tabs, sections):

@@ -1,6 +1,6 @@
 """The live latent pad in real Chromium: decoding under the pointer, kept points, touch,
 keyboard, points from Python, the Interpolate scrubber, the legend, the screen's pixel
-ratio, the page's model cache, and every tab free of errors.
+ratio, the page's model cache, a tab opened as a fragment reruns, and every tab free of errors.
 
 The helpers (server, selectors, geometry, waits) are in harness/browser.py, shared with
 bench/ and docs/.
@@ -169,6 +169,26 @@ def test_a_point_from_python_moves_the_pad(page, server):
     shown = page.evaluate("z => z.map(v => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace('-', '\u2212'))", z)  # pad.js' own rounding
     assert f"({shown[0]}, {shown[1]})" in page.locator(READOUT).inner_text()
     assert page.locator(DIGIT).evaluate(DIGIT_PIXELS) != digit
+    no_exceptions(page)
+
+
+# One click on the pad's Sample button and one on the Manifold tab, in one task of the page.
+SAMPLE_AND_OPEN_MANIFOLD = """() => {
+    const visible = (el) => el.offsetParent !== null;
+    [...document.querySelectorAll('.st-key-pad_sample button')].find(visible).click();
+    [...document.querySelectorAll('[role=tab]')].find((t) => t.innerText.trim() === 'Manifold').click();
+}"""
+
+
+def test_a_tab_opened_as_a_fragment_reruns_is_drawn(page, server):
+    # Streamlit's page sends the widget changes of one moment as one rerun request, and when one
+    # of them is a fragment's (the pad's Sample button here; by chance, under load, a view's
+    # "have" hand-over) that request reruns the fragment alone: the tab clicked in the same
+    # moment stayed open and empty. The fragment's run now finds its tab closed and reruns the app.
+    open_pad(page, server)
+    page.evaluate(SAMPLE_AND_OPEN_MANIFOLD)
+    page.locator(".st-key-manifold_chart image").first.wait_for(timeout=60_000)
+    assert "view=Manifold" in page.url and url_point(page.url) is not None, page.url  # both clicks took
     no_exceptions(page)
 
 

@@ -12,6 +12,7 @@ from streamlit_drawable_canvas import st_canvas
 from vae.data.datasets import DATASETS
 from vae.data.drawing import DrawingError, decode_canvas_png, drawing_recipe, preprocess_drawing
 from vae.ui.latent_view import latent_draw
+from vae.ui.state import tab_fragment
 
 CANVAS_PX = 280
 
@@ -55,7 +56,7 @@ def _drawing(result, spec):
     return None
 
 
-@st.fragment
+@tab_fragment("Draw")
 def render(explorer):
     # A fragment: a stroke reruns this section only.
     if not explorer.dataset.drawable:

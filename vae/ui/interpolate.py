@@ -3,7 +3,7 @@ import streamlit as st
 
 from vae.ui.images import show_digit
 from vae.ui.latent_view import latent_line
-from vae.ui.state import current_point
+from vae.ui.state import current_point, tab_fragment
 
 PAD, DRAWN, PICKED, TEST = "Latent pad point", "Your drawing", "Picked on the test-set map", "Test set #"
 
@@ -46,7 +46,7 @@ def take_t():
         st.session_state["interp_t"] = float(t)
 
 
-@st.fragment
+@tab_fragment("Interpolate")
 def render(explorer):
     # A fragment: changing an endpoint or the steps reruns this section only; scrubbing t
     # reruns nothing, the page decodes it.

@@ -8,7 +8,8 @@ import streamlit as st
 
 from vae.ml.latent import MAX_ABS_Z
 from vae.ui.latent_view import latent_pad, valid_point
-from vae.ui.state import current_point, point_rev, point_source, set_point, snap, start_model_loading
+from vae.ui.state import (current_point, point_rev, point_source, set_point, snap, start_model_loading,
+                          tab_fragment)
 
 PAD_KEY = "latent_pad"
 TRAIL_KEY = "pad_trail"  # points kept this session, oldest first
@@ -73,7 +74,7 @@ def _clear_trail():
     st.session_state[TRAIL_KEY] = []
 
 
-@st.fragment
+@tab_fragment("Latent pad")
 def render(explorer):
     # A fragment: a kept point reruns this section only, and moving the pointer reruns nothing.
     take_commits()

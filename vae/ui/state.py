@@ -1,4 +1,5 @@
-"""Session and server state shared by the sections: the active model and the pad point."""
+"""Session and server state shared by the sections: the active model, the open tab and the pad point."""
+import functools
 import gc
 import sys
 
@@ -14,6 +15,31 @@ from vae.store.disk import DEFAULT_MODEL
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
+TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
+VIEW_KEY = "view"  # app.py's tabs: the open one, bound to the URL's ?view=
+
+
+def tab_fragment(tab, **fragment_options):
+    """st.fragment for a section drawn in the tab `tab`, whose run reruns the whole app instead
+    when another tab is open.
+
+    Streamlit's page sends the widget changes of one moment as one rerun request, and when one of
+    them comes from a fragment (a view's "have" hand-over, a button in the section) the request
+    reruns that fragment only: a tab clicked in the same moment was never drawn, its panel stayed
+    empty (tests/e2e/test_live_pad_browser.py). The tab's new value did reach session state."""
+    if tab not in TABS:
+        raise ValueError(f"no tab {tab!r} in {TABS}")
+
+    def decorate(section):
+        @functools.wraps(section)
+        def run(*args, **kwargs):
+            if st.session_state.get(VIEW_KEY, tab) != tab:
+                st.rerun(scope="app")
+            return section(*args, **kwargs)
+
+        return st.fragment(run, **fragment_options)
+
+    return decorate
 
 
 def _close_pyplot_figures():

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from vae.explorer.figures import map_figure
-from vae.ui.state import session_figure
+from vae.ui.state import session_figure, tab_fragment
 from vae.ui.images import show_digit
 from vae.ui.latent_view import latent_draw
 
@@ -23,7 +23,7 @@ def picked_index():
     return st.session_state.get("picked_test")
 
 
-@st.fragment
+@tab_fragment("Test-set map")
 def render(explorer):
     picked = picked_index()
     left, right = st.columns([3, 1], gap="large")

@@ -23,7 +23,7 @@ from vae.settings import HARD_MAX_EPOCHS, SettingError
 from vae.ui.browser_identity import browser_owner
 from vae.ui.model_panel import epochs_text
 from vae.ui.operator_lock import LOCKED_MESSAGE, password, unlock_form, unlocked
-from vae.ui.state import switch_model
+from vae.ui.state import switch_model, tab_fragment
 
 WATCHED_KEY = "jobs_watched"  # ids of this session's jobs seen active: their end switches the model
 PREVIEW_PX = 320  # on screen, whatever the dataset's image size (the manifold is upscaled, pixels kept crisp)
@@ -357,7 +357,7 @@ def render(explorer):
     busy = any(s.owner == owner and s.active for s in statuses) and not operator
     anything_active = any(s.active for s in statuses)
     with st.container(key="jobs_view"):
-        st.fragment(run_every=1.0 if anything_active else None)(_jobs_view)(runner, owner, operator)
+        tab_fragment("Train", run_every=1.0 if anything_active else None)(_jobs_view)(runner, owner, operator)
     st.markdown("#### A new job")
     with st.container(key="new_job"):
         config = _settings_form(runner, max_epochs, explorer)
