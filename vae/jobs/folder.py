@@ -12,6 +12,7 @@ import numpy as np
 from vae import settings
 from vae.jobs import estimates, events
 from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader, JobInfo
+from vae.ml.config import as_config
 from vae.jobs.protocol import OwnerBusy, check_model_name, new_job_id
 from vae.store.location import join, open_versions
 from vae.store.disk import check_writable, read_json, write_json_atomic
@@ -76,7 +77,7 @@ class JobFolder:
         """A checked config, a new job id, the version's name and its target folder; refused
         before anything is queued: a bad option, or a read-only folder, must not cost a
         TensorFlow import or minutes of training."""
-        config = estimates.as_config(config)
+        config = as_config(config)
         config.validate()
         job_id = new_job_id()
         name = name or job_id
