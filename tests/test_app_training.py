@@ -279,7 +279,7 @@ def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_
     (job,) = [s for s in runner.jobs() if s.owner == owner_id(ALICE)]
     runner.stop(job.id, owner=owner_id(ALICE))
     expected = {**RECIPES["fast"].options, "epochs": 5, "recipe": "fast"}
-    assert {k: job.config[k] for k in expected} == expected
+    assert {k: getattr(job.config, k) for k in expected} == expected
 
 
 def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
@@ -297,4 +297,4 @@ def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
     runner.stop(job.id, owner=owner_id(ALICE))
     for option in ("arch", "kl_reduction", "lr_schedule", "patience", "epochs", "batch_size", "learning_rate",
                    "beta", "train_on", "limit", "seed", "dataset"):
-        assert job.config[option] == shipped[option], option
+        assert getattr(job.config, option) == shipped[option], option

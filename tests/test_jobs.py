@@ -12,6 +12,8 @@ import pytest
 
 from vae.jobs import events, estimates, people, processes, trainer
 from vae.jobs.local import LocalRunner
+from vae.jobs.record import JobInfo
+from vae.ml.config import TrainConfig
 from vae.store.disk import write_json_atomic
 
 from helpers import LONG, TINY, training, wait_for
@@ -32,8 +34,8 @@ def test_damaged_event_lines_are_skipped(tmp_path):
 
 
 def info(**config):
-    return events.JobInfo(id="j", name="n", owner="o", config={"epochs": 2, "batch_size": 100, **config},
-                          model_dir="/m/n", job_dir="/nowhere", submitted=90.0)
+    return JobInfo(id="j", name="n", owner="o", config=TrainConfig(**{"epochs": 2, "batch_size": 100, **config}),
+                   model_dir="/m/n", job_dir="/nowhere", submitted=90.0)
 
 
 def test_progress_is_folded_from_the_events():

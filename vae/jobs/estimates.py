@@ -61,7 +61,7 @@ def start_times(running_left, queued_durations, slots):
 def measured_speed(statuses, arch, fallback):
     """A Speed from this runner's finished jobs of the same architecture, else `fallback()`."""
     done = [s for s in statuses if s.state in ("finished", "stopped") and s.samples_per_second
-            and s.config.get("arch", "reference") == arch]
+            and s.config.arch == arch]
     if not done:
         return fallback()
     recent = sorted(done, key=lambda s: s.ended or 0)[-5:]

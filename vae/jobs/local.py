@@ -21,10 +21,11 @@ from pathlib import Path
 
 from vae import settings
 from vae.jobs import events
-from vae.jobs.events import ARGS_FILE, END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, STOP_FILE
+from vae.jobs.events import END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, STOP_FILE
 from vae.jobs.folder import JobFolder
 from vae.jobs.processes import creation_time, kill, process_state, spawn_trainer
 from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.jobs.record import write_args
 from vae.store.disk import read_json, write_json_atomic
 
 KEEP_ENDED = 50  # job directories of ended jobs kept (their models are never touched)
@@ -187,8 +188,7 @@ class LocalRunner:
 
     def _start(self, info):
         job_dir = Path(info.job_dir)
-        write_json_atomic(job_dir / ARGS_FILE, {"job_dir": info.job_dir, "config": info.config,
-                                                 "out_dir": info.model_dir, "threads": info.cpus})
+        write_args(info, log_to_file=True)
         proc = spawn_trainer(job_dir)
         try:
             write_json_atomic(job_dir / RUN_FILE, {"pid": proc.pid, "pid_start": creation_time(proc.pid),

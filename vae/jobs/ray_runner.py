@@ -25,6 +25,7 @@ from vae.jobs import events
 from vae.jobs.events import END_FILE, STOP_FILE
 from vae.jobs.folder import JobFolder
 from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.jobs.record import write_args
 from vae.store.disk import read_json
 
 APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
@@ -173,16 +174,15 @@ class RayRunner:
     def submit(self, config, owner, name=None, operator=False):
         prepared = self.folder.prepare(config, name)
         with self._submit_lock:
-            info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus, args=lambda info: {
-                "job_dir": info.job_dir, "config": info.config, "out_dir": info.model_dir, "threads": info.cpus,
-                "log_to_file": False})
+            info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus)
             try:
+                write_args(info, log_to_file=False)  # Ray keeps the trainer's output with its job
                 self._call("submitting the job", self._jobs_client().submit_job, timeout=SUBMIT_SECONDS,
                            entrypoint=self._entrypoint(Path(info.job_dir)), submission_id=info.id,
                            entrypoint_num_cpus=self.cpus, runtime_env=self._runtime_env(),
                            metadata={"vae_app": APP, "vae_owner": owner, "vae_name": info.name,
                                      "vae_models_dir": str(self.models_dir),
-                                     "vae_config": json.dumps(info.config, sort_keys=True)})
+                                     "vae_config": json.dumps(info.config.to_dict(), sort_keys=True)})
             except BaseException:
                 self.folder.forget(info.id)
                 raise

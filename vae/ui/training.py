@@ -10,7 +10,7 @@ import streamlit as st
 
 from vae import settings
 from vae.ml.architectures import ARCHITECTURES
-from vae.ml.config import LR_SCHEDULES, recorded_dataset
+from vae.ml.config import LR_SCHEDULES
 from vae.data.datasets import DATASETS, get_dataset
 from vae.data.drawing import upscale
 from vae.explorer.figures import live_training_figure, preview_scatter
@@ -56,11 +56,11 @@ def _ordinal(n):
 
 
 def _what(config):
-    """dataset · architecture · epochs · data: what a job trains, in a few words."""
-    spec = get_dataset(recorded_dataset(config))
-    data = f"first {config['limit']:,} images" if config.get("limit") else (
-        "train + test" if config.get("train_on") == "all" else f"{spec.n_train:,} images")
-    return f"{spec.title} · {config.get('arch', 'reference')} · {epochs_text(config['epochs'])} · {data}"
+    """dataset · architecture · epochs · data: what a job (its TrainConfig) trains, in a few words."""
+    spec = get_dataset(config.dataset)
+    data = f"first {config.limit:,} images" if config.limit else (
+        "train + test" if config.train_on == "all" else f"{spec.n_train:,} images")
+    return f"{spec.title} · {config.arch} · {epochs_text(config.epochs)} · {data}"
 
 
 def _where(s):
@@ -229,9 +229,9 @@ def _stop(runner, job_id, keep, owner, operator):
 
 def _your_job(runner, s, owner, operator):
     st.markdown(f"#### Your job · {_what(s.config)}")
-    st.caption(f"β = {s.config['beta']} · KL {s.config['kl_reduction']} · learning rate "
-               f"{s.config.get('lr_schedule', 'constant')} · patience {s.config.get('patience')} · "
-               f"seed {s.config.get('seed')} · version “{s.name}”")
+    st.caption(f"β = {s.config.beta} · KL {s.config.kl_reduction} · learning rate "
+               f"{s.config.lr_schedule} · patience {s.config.patience} · "
+               f"seed {s.config.seed} · version “{s.name}”")
     if s.state == "queued":
         eta = (f" It should start in about **{_duration(s.start_eta)}**, when the jobs ahead of it are done."
                if s.start_eta is not None else "")
@@ -283,7 +283,7 @@ def _your_job(runner, s, owner, operator):
                              f"{float(preview['extent']):.0f}]²")
         with b:
             st.plotly_chart(preview_scatter(preview["z"], preview["labels"], epoch, 380,
-                                            spec=get_dataset(recorded_dataset(s.config))),
+                                            spec=get_dataset(s.config.dataset)),
                             key="train_preview_scatter")
 
 
