@@ -1,6 +1,7 @@
 """Training jobs for many people: one interface, two runners.
 
   protocol.py    what a runner does (submit, jobs, status, stop, preview) and its errors
+  base.py        what both runners share: the job folders, and jobs, status, preview, speed, wait
   runner.py      the runner the settings name (make_runner)
   events.py      the job directory and the trainer's events: one format for both runners
   record.py      a job's record (job.json) and its trainer's arguments (args.json), TrainConfig typed
