@@ -124,7 +124,6 @@ class S3Versions:
         self.cache = VersionCache(cache_dir or settings.cache_dir(), (cache_mb or settings.cache_mb()) * MB)
         self.shipped = Versions(shipped_root or settings.REPO_ROOT / "models")
         self.problem = None  # why the store could not be read just now, for the page; None when fine
-        self.downloads = 0  # versions this instance fetched from the store
         self._lock = threading.Lock()  # one listing at a time; the others wait for it
         self._listing = None  # (monotonic time, {name: (Entry, sort time)}) of the store's versions
         self._raw = {}  # name → its manifest's bytes, as last listed
@@ -136,6 +135,11 @@ class S3Versions:
         self._bad = {}  # (name, revision) → damage found when its files were downloaded
         self._down_until = 0.0
         self._last_cleanup = time.monotonic() - CLEANUP_EVERY + 60  # the first a minute after start
+
+    @property
+    def downloads(self):
+        """Versions this instance fetched from the store, a Version's refetch included."""
+        return self.cache.downloads
 
     @property
     def location(self):
@@ -343,7 +347,7 @@ class S3Versions:
             with self._lock:
                 problem = self._went_down(err)
             raise StoreUnavailable(problem) from err
-        self.downloads += fetched
+        return fetched
 
     # -- write, delete ----------------------------------------------------------------------
 
