@@ -10,6 +10,7 @@ import pytest
 from keras import layers
 
 from conftest import REPO_ROOT
+from vae.data.arrays import to_model_input
 from vae.ml.architectures import sampling_layer
 from vae.ml.export import (ExportError, b64_float32, describe_decoder, describe_encoder, from_b64_float32,
                            numpy_decode, numpy_encode)
@@ -161,14 +162,19 @@ MAX_MODEL_BYTES = 5_000_000
 @pytest.mark.parametrize("model_dir", SHIPPED, ids=lambda d: d.name)
 def test_every_shipped_model_ships_current_browser_files_that_match_keras(model_dir):
     from vae.store.browser_files import read_browser_files
-    from vae.ml.model import load_vae
+    from vae.store.versions import open_dir
     assert (model_dir / "model.keras").stat().st_size < MAX_MODEL_BYTES
     shipped = read_browser_files(model_dir)
-    assert shipped is not None, f"{model_dir.name}: decoder.json or test_codes.npz missing or stale"
-    model = load_vae(model_dir / "model.keras")
-    description = shipped[0]
-    assert description["layers"] == describe_decoder(model.decoder)["layers"]
-    assert np.abs(numpy_decode(description, Z)[..., 0] - model.decode(Z)).max() < 1e-5
+    assert shipped is not None, f"{model_dir.name}: decoder.json, encoder.json or test_codes.npz missing or stale"
+    version = open_dir(model_dir)
+    model = version.load_model()
+    assert shipped.decoder["layers"] == describe_decoder(model.decoder)["layers"]
+    assert np.abs(numpy_decode(shipped.decoder, Z)[..., 0] - model.decode(Z)).max() < 1e-5
+    exported = describe_encoder(model.encoder)
+    assert {key: shipped.encoder[key] for key in exported} == exported
+    images = to_model_input(version.test_set()["x_test"][:20])
+    assert worst_difference(numpy_encode(shipped.encoder, images), model.encode(images)) < 1e-5
+    assert np.abs(shipped.z_mean[:20] - model.encode(images)[0]).max() < 1e-5  # the codes, too
 
 
 def test_a_transposed_kernel_or_a_shifted_pad_breaks_the_match():
@@ -201,15 +207,15 @@ def test_unsupported_layers_are_refused_by_name(layer, message):
 
 def test_browser_files_are_made_once_and_go_stale_with_the_model(tmp_path, tiny_model_dir):
     import shutil
-    from vae.store.browser_files import CODES_FILE, DECODER_FILE, read_browser_files
+    from vae.store.browser_files import CODES_FILE, DECODER_FILE, ENCODER_FILE, read_browser_files
     from vae.explorer import open_explorer
 
     model_dir = tmp_path / "copy"
     shutil.copytree(tiny_model_dir, model_dir)
-    for name in (DECODER_FILE, CODES_FILE):
+    for name in (DECODER_FILE, ENCODER_FILE, CODES_FILE):
         (model_dir / name).unlink()  # a model saved before the browser files existed
     first = open_explorer(model_dir)
-    assert first.prepared_now and (model_dir / DECODER_FILE).is_file()
+    assert first.prepared_now and (model_dir / DECODER_FILE).is_file() and (model_dir / ENCODER_FILE).is_file()
     again = open_explorer(model_dir)
     assert not again.prepared_now
     assert np.array_equal(again.z_test, first.z_test)
@@ -218,6 +224,29 @@ def test_browser_files_are_made_once_and_go_stale_with_the_model(tmp_path, tiny_
     with open(model_dir / "model.keras", "ab") as f:  # a replaced model: the old codes are stale
         f.write(b"\0")
     assert read_browser_files(model_dir) is None
+
+
+def test_a_model_saved_before_the_encoder_was_exported_gets_encoder_json_alone_once(tmp_path, tiny_model_dir):
+    import shutil
+    from vae.store.browser_files import CODES_FILE, DECODER_FILE, ENCODER_FILE, stale_browser_files
+    from vae.explorer import open_explorer
+
+    model_dir = tmp_path / "older"
+    shutil.copytree(tiny_model_dir, model_dir)
+    (model_dir / ENCODER_FILE).unlink()
+    assert stale_browser_files(model_dir) == [ENCODER_FILE]
+    kept = {name: (model_dir / name).stat().st_mtime_ns for name in (DECODER_FILE, CODES_FILE)}
+    first = open_explorer(model_dir)
+    assert first.prepared_now and stale_browser_files(model_dir) == []
+    assert {name: (model_dir / name).stat().st_mtime_ns for name in kept} == kept, "only encoder.json is made"
+    again = open_explorer(model_dir)
+    assert not again.prepared_now
+    encoder = again.browser_payload()["encoder"]
+    assert encoder == json.loads((model_dir / ENCODER_FILE).read_text()) and encoder["format"] == "vae-encoder/1"
+    images = to_model_input(again.x_test[:8])
+    assert worst_difference(numpy_encode(encoder, images), first.model.encode(images)) < 1e-5
+    shutil.copy(REPO_ROOT / "models" / "reference" / ENCODER_FILE, model_dir / ENCODER_FILE)
+    assert stale_browser_files(model_dir) == [ENCODER_FILE]  # another model's encoder is stale here
 
 
 def test_the_first_page_needs_no_tensorflow():
