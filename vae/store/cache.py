@@ -1,7 +1,7 @@
 """This server's copies of versions from an object store: keyed by content hash, with a size cap,
 the least recently used evicted first.
 
-  <cache>/versions/<key>/<name>/model.keras, metadata.json, decoder.json, test_codes.npz
+  <cache>/versions/<key>/<name>/model.keras, metadata.json, decoder.json, encoder.json, test_codes.npz
 
 The key is the SHA-256 of the version's manifest (vae.store.s3), which holds the hash of each
 of its other files: so the key names the whole content, is the same on every server, and changes

@@ -1,7 +1,8 @@
 """Model versions in an object store, `s3://bucket/prefix` on any S3-compatible service, through
 fsspec and s3fs: the four verbs of vae.store.versions (list, open, write, delete) on objects.
 
-  s3://bucket/prefix/<name>/model.keras, decoder.json, test_codes.npz   written first
+  s3://bucket/prefix/<name>/model.keras, decoder.json, encoder.json,    written first
+                                  test_codes.npz
                            /metadata.json                               the manifest, written last
 
 The manifest is the version's metadata.json plus a "files" table: the SHA-256 and size of each
