@@ -44,8 +44,9 @@ except Exception as err:  # a damaged or foreign model file: say which, offer th
 
 if explorer.prepared_now and st.session_state.get("_told_prepared") != name:
     st.session_state["_told_prepared"] = name
-    st.toast(f"“{name}” was saved before the live pad existed: its browser decoder and test codes "
-             "were computed once now and saved beside it.", icon=":material/build:")
+    st.toast(f"“{name}” was saved before some of its browser files existed (the decoder, encoder and "
+             "test codes the page runs from): the missing ones were computed once now and saved beside it.",
+             icon=":material/build:")
 
 with primer:
     intro.render(explorer.dataset)

@@ -107,6 +107,7 @@ def test_page_loads_with_the_shipped_model(explorer):
     payload = data["payload"]  # the first page carries the model for the browser
     assert data["model"] == payload["key"] == explorer.browser_key
     assert payload["decoder"]["format"] == "vae-decoder/1"
+    assert payload["encoder"]["format"] == "vae-encoder/1"  # for a view that encodes in the page
     assert len(base64.b64decode(payload["codes"])) == explorer.z_test.nbytes
     assert payload["class_colors"] == list(explorer.class_colors)
 

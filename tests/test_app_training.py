@@ -279,7 +279,7 @@ def test_the_fast_recipe_is_the_pages_default_and_queues_what_the_form_does_not_
     (job,) = [s for s in runner.jobs() if s.owner == owner_id(ALICE)]
     runner.stop(job.id, owner=owner_id(ALICE))
     expected = {**RECIPES["fast"].options, "epochs": 5, "recipe": "fast"}
-    assert {k: job.config[k] for k in expected} == expected
+    assert {k: getattr(job.config, k) for k in expected} == expected
 
 
 def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
@@ -297,4 +297,34 @@ def test_the_page_can_reproduce_the_shipped_large_recipe(models_dir):
     runner.stop(job.id, owner=owner_id(ALICE))
     for option in ("arch", "kl_reduction", "lr_schedule", "patience", "epochs", "batch_size", "learning_rate",
                    "beta", "train_on", "limit", "seed", "dataset"):
-        assert job.config[option] == shipped[option], option
+        assert getattr(job.config, option) == shipped[option], option
+
+
+def test_one_render_of_the_train_tab_scans_the_jobs_once(models_dir, monkeypatch):
+    """Every scan reads every job's files (and, on Ray, asks the cluster): one full run of the
+    Train tab, with a job of yours waiting, others' listed and an estimate, makes one."""
+    from vae.jobs.events import END_FILE
+    from vae.jobs.local import LocalRunner
+    from vae.ui import training
+    runner = LocalRunner(models_dir=models_dir, max_jobs=1, cpus=1, dispatch=False)
+    try:
+        for owner, state in ((BOB, "cancelled"), (ALICE, None), (BOB, None)):  # made, never dispatched
+            info = runner.folder.create(runner.jobs(), runner.folder.prepare(LONG), owner_id(owner), False, 1)
+            if state is not None:
+                runner.folder.write(info.id, END_FILE, {"state": state, "time": info.submitted})
+        scans = []
+        scan = runner._scan
+
+        def counted_scan():
+            scans.append(1)
+            return scan()
+        monkeypatch.setattr(runner, "_scan", counted_scan)
+        monkeypatch.setattr(training, "job_runner", lambda: runner)
+        at = run("Train", ALICE)
+        assert len(scans) == 1
+        # and it shows all it did: Alice's job, everyone's, the estimate from the same scan
+        assert any("1st" in i.value and "in the queue" in i.value for i in at.info)
+        assert [row[2].split(":")[0] for row in table_rows(at)] == ["waiting", "waiting", "cancelled"]
+        assert any(c.value.startswith("Estimated duration") for c in at.caption)
+    finally:
+        runner.close()

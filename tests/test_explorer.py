@@ -31,7 +31,8 @@ def explorer():
     loaded.set_result(EchoModel())
     version = Version(name="fake", path=None, metadata={}, dataset=MNIST, arch="reference")
     return Explorer(version=version, x_test=np.zeros((3000, 28, 28), np.uint8), y_test=labels, z_test=z,
-                    z_test_log_var=np.zeros_like(z), decoder_description={}, _model_future=loaded)
+                    z_test_log_var=np.zeros_like(z), decoder_description={}, encoder_description={},
+                    _model_future=loaded)
 
 
 @pytest.mark.parametrize("point, label", [((-3, 0), 4), ((3.1, -0.2), 7), ((0.2, 2.8), 9)])

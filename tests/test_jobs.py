@@ -1,6 +1,7 @@
 """The pieces of vae.jobs below the runners' contract (tests/test_runners.py): events and their
 folding, estimates, owner names, the trainer's callbacks, process liveness, and what only the
 local runner does (several slots, a queue that outlives its server)."""
+import dataclasses
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ import types
 import psutil
 import pytest
 
-from vae.jobs import events, estimates, people, processes, trainer
+from vae.jobs import estimates, events, people, processes, record, trainer
 from vae.jobs.local import LocalRunner
+from vae.jobs.record import JobInfo
+from vae.ml.config import TrainConfig
 from vae.store.disk import write_json_atomic
 
 from helpers import LONG, TINY, training, wait_for
@@ -32,8 +35,8 @@ def test_damaged_event_lines_are_skipped(tmp_path):
 
 
 def info(**config):
-    return events.JobInfo(id="j", name="n", owner="o", config={"epochs": 2, "batch_size": 100, **config},
-                          model_dir="/m/n", job_dir="/nowhere", submitted=90.0)
+    return JobInfo(id="j", name="n", owner="o", config=TrainConfig(**{"epochs": 2, "batch_size": 100, **config}),
+                   model_dir="/m/n", job_dir="/nowhere", submitted=90.0)
 
 
 def test_progress_is_folded_from_the_events():
@@ -61,6 +64,60 @@ def test_the_trainers_own_end_wins_over_the_runners_verdict():
     assert (s.state, s.error) == ("failed", "ValueError: bad")
     s = events.end(events.new_status(info(), "local"), {"state": "failed", "time": 6.0, "reason": "gone"})
     assert (s.state, s.error, s.ended) == ("failed", "gone", 6.0)
+
+
+# -- the job record (job.json, args.json) ------------------------------------------------
+
+def every_option_changed():
+    """A TrainConfig whose every option differs from its default: a round trip that dropped
+    or defaulted any of them shows. A new option fails here until it is given a value."""
+    config = TrainConfig(epochs=7, batch_size=64, beta=2.5, kl_reduction="sum", latent_dim=3, train_on="all",
+                         limit=500, seed=11, val_fraction=0.2, patience=4, learning_rate=5e-4,
+                         lr_schedule="cosine", warmup_epochs=1.5, kl_warmup_epochs=2.0, dataset="fashion-mnist",
+                         arch="mlp", recipe="fast")
+    unchanged = [f.name for f in dataclasses.fields(TrainConfig) if getattr(config, f.name) == f.default]
+    assert unchanged == [], unchanged
+    config.validate()
+    return config
+
+
+def test_args_json_gives_the_trainer_the_config_it_was_given(tmp_path):
+    config = every_option_changed()
+    job = JobInfo(id="j", name="n", owner="o", config=config, model_dir=str(tmp_path / "n"),
+                  job_dir=str(tmp_path), submitted=90.0, cpus=3)
+    record.write_args(job, log_to_file=False)
+    args = record.read_args(tmp_path)
+    assert isinstance(args.config, TrainConfig) and args.config == config
+    assert (args.job_dir, args.out_dir, args.threads, args.log_to_file) == (str(tmp_path), str(tmp_path / "n"),
+                                                                            3, False)
+    assert JobInfo.from_json(json.loads(json.dumps(job.to_json()))) == job  # job.json, likewise
+
+
+OLD_CONFIG = {"epochs": 2, "batch_size": 128, "beta": 1.0, "kl_reduction": "mean", "latent_dim": 2,
+              "train_on": "train", "limit": 300, "seed": 0, "val_fraction": 0.1, "patience": 3,
+              "learning_rate": 0.001}  # TrainConfig's first options: no dataset, architecture, schedule, recipe
+
+
+def test_a_job_folder_written_before_the_typed_record_still_reads(local):
+    runner = local(max_jobs=1, dispatch=False)  # nothing starts: the folder is only read
+    for job_id, state in (("vae-20240101-000000-aaaa", "cancelled"), ("vae-20240101-000001-bbbb", None)):
+        job_dir = runner.runtime_dir / job_id
+        job_dir.mkdir(parents=True)
+        # as the old code wrote them: the config a plain dict, no cpus, args.json without log_to_file
+        write_json_atomic(job_dir / events.JOB_FILE, {
+            "id": job_id, "name": job_id, "owner": "a" * 24, "config": OLD_CONFIG,
+            "model_dir": str(runner.models_dir / job_id), "job_dir": str(job_dir), "submitted": 1.0})
+        if state is not None:
+            write_json_atomic(job_dir / events.ARGS_FILE, {"job_dir": str(job_dir), "config": OLD_CONFIG,
+                                                           "out_dir": str(runner.models_dir / job_id), "threads": 1})
+            write_json_atomic(job_dir / events.END_FILE, {"state": state, "time": 2.0})
+    queued, cancelled = runner.jobs()
+    assert (queued.state, queued.position, cancelled.state) == ("queued", 1, "cancelled")
+    expected = TrainConfig(**OLD_CONFIG)  # the options it left out: TrainConfig's defaults, as it ran then
+    assert queued.config == cancelled.config == expected and expected.arch == "reference"
+    assert queued.start_eta == 0.0 and queued.epochs == 2
+    args = record.read_args(runner.runtime_dir / cancelled.id)
+    assert (args.config, args.log_to_file) == (expected, True)
 
 
 # -- estimates ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def test_write_saves_model_metadata_and_browser_files_then_delete_removes_them(f
     written = folder.write("copy", model, {**tiny.metadata, "name": "copy"}, arrays["x_test"])
     assert written.name == "copy" and "copy" in folder.list()
     assert json.loads((written.path / disk.METADATA_FILE).read_text())["name"] == "copy"
-    (_, z_mean, _), loaded = written.browser_files(arrays["x_test"])
+    _, loaded = written.browser_files(arrays["x_test"])
     assert loaded is None, "write made the browser files"
     with pytest.raises(disk.ModelExistsError):
         folder.write("copy", model, tiny.metadata, arrays["x_test"])

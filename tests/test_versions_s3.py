@@ -49,9 +49,11 @@ def test_write_list_open_and_delete_a_version(s3_models, tmp_path, tiny):
     writer, reader = handle(s3_models, tmp_path, "a"), handle(s3_models, tmp_path, "b")
     assert reader.list()[0] == disk.DEFAULT_MODEL and "v1" not in reader.list()  # shipped ones, no store yet
     written = write(writer, "v1", tiny)
-    assert objects(writer, "v1") == ["v1/decoder.json", "v1/metadata.json", "v1/model.keras", "v1/test_codes.npz"]
+    assert objects(writer, "v1") == ["v1/decoder.json", "v1/encoder.json", "v1/metadata.json", "v1/model.keras",
+                                     "v1/test_codes.npz"]
     manifest = json.loads(writer.fs.cat_file(f"{writer.root}/v1/metadata.json"))
-    assert manifest["name"] == "v1" and set(manifest["files"]) == {"model.keras", "decoder.json", "test_codes.npz"}
+    assert manifest["name"] == "v1" and set(manifest["files"]) == {"model.keras", "decoder.json", "encoder.json",
+                                                                   "test_codes.npz"}
     assert manifest["files"]["model.keras"]["sha256"] == written.fingerprint
 
     reader.refresh()
@@ -99,7 +101,7 @@ real_put = S3Versions._put
 def put_then_hang(self, version, file, local):
     real_put(self, version, file, local)
     print("uploaded", file, flush=True)
-    if file == "model.keras":  # halfway: two of three files up, no manifest yet
+    if file == "model.keras":  # halfway: three of four files up, no manifest yet
         sys.stdin.read()  # until the test kills this process
 
 S3Versions._put = put_then_hang
@@ -129,7 +131,7 @@ def test_an_upload_killed_halfway_leaves_no_listed_version_and_cleanup_removes_i
             child.kill()
             child.wait()
     reader = handle(s3_models, tmp_path, "reader")
-    assert objects(reader, "cut") == ["cut/decoder.json", "cut/model.keras"]  # files, no manifest
+    assert objects(reader, "cut") == ["cut/decoder.json", "cut/encoder.json", "cut/model.keras"]  # no manifest
     assert "cut" not in reader.list()
     with pytest.raises(FileNotFoundError):
         reader.open("cut")
@@ -138,8 +140,8 @@ def test_an_upload_killed_halfway_leaves_no_listed_version_and_cleanup_removes_i
                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "VAE_MODELS_DIR": s3_models})  # the operator's command
     assert cleaned.returncode == 0, cleaned.stderr
-    assert sorted(cleaned.stdout.split()) == ["removed", "removed", f"s3://{reader.root}/cut/decoder.json",
-                                              f"s3://{reader.root}/cut/model.keras"]
+    assert sorted(cleaned.stdout.split()) == ["removed", "removed", "removed", f"s3://{reader.root}/cut/decoder.json",
+                                              f"s3://{reader.root}/cut/encoder.json", f"s3://{reader.root}/cut/model.keras"]
     assert objects(reader) == []
 
 

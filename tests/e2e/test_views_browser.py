@@ -4,12 +4,12 @@ export is called with a parentElement in a shadow root, the view's `data`, and a
 setStateValue that records what the view tells Python. This reaches states a live server
 gives only by chance: a key pressed before the model arrives, a model that does not arrive.
 
-The models are tiny hand-made payloads (a 2 → 2×2 decoder, 12 codes).
+The models are tiny hand-made payloads (a 2 → 2×2 decoder, its 2×2 → 2 encoder, 12 codes).
 """
 import numpy as np
 import pytest
 
-from vae.ml.export import FORMAT, b64_float32
+from vae.ml.export import ENCODER_FORMAT, FORMAT, b64_float32
 from vae.ui.latent_view import HERE, module_source
 
 pytestmark = pytest.mark.browser
@@ -53,17 +53,24 @@ OVERLAY = ".host-pad canvas.overlay"
 PAD_ROOT = ".host-pad .vae-pad"
 
 
+def tiny_dense(rng, n, m, activation):
+    return {"type": "dense", "input_shape": [n], "output_shape": [m], "activation": activation,
+            "kernel": b64_float32(rng.normal(0, 1, (n, m))), "bias": b64_float32(rng.normal(0, 0.1, m))}
+
+
 def tiny_payload(key, seed=0, activation="sigmoid"):
-    """A model's browser data as vae.explorer sends it, for a 2 → 2×2×1 decoder."""
+    """A model's browser data as vae.explorer sends it, for a 2 → 2×2×1 decoder and its encoder."""
     import base64
 
     rng = np.random.default_rng(seed)
     decoder = {"format": FORMAT, "latent_dim": 2, "output_shape": [2, 2, 1], "layers": [
-        {"type": "dense", "input_shape": [2], "output_shape": [4], "activation": activation,
-         "kernel": b64_float32(rng.normal(0, 1, (2, 4))), "bias": b64_float32(rng.normal(0, 0.1, 4))},
-        {"type": "reshape", "input_shape": [4], "output_shape": [2, 2, 1]}]}
+        tiny_dense(rng, 2, 4, activation), {"type": "reshape", "input_shape": [4], "output_shape": [2, 2, 1]}]}
+    codes = b64_float32(rng.normal(0, 1, (12, 2)))
+    encoder = {"format": ENCODER_FORMAT, "input_shape": [2, 2, 1], "latent_dim": 2,
+               "layers": [{"type": "reshape", "input_shape": [2, 2, 1], "output_shape": [4]}],
+               "z_mean": tiny_dense(rng, 4, 2, "linear"), "z_log_var": tiny_dense(rng, 4, 2, "linear")}
     labels = np.arange(12) % 3
-    return {"key": key, "decoder": decoder, "codes": b64_float32(rng.normal(0, 1, (12, 2))),
+    return {"key": key, "decoder": decoder, "encoder": encoder, "codes": codes,
             "labels": base64.b64encode(labels.astype("uint8").tobytes()).decode(),
             "class_names": ["ant", "bee", "cat"], "class_colors": ["#1f77b4", "#ff7f0e", "#2ca02c"],
             "noun": "thing", "extent": [[-3, 3], [-3, 3]], "looks_like_k": 3}
@@ -136,8 +143,8 @@ def test_after_a_failed_hand_over_the_pad_decodes_nothing_says_so_and_asks_again
 def test_a_decoder_the_runtime_refuses_is_named_and_not_asked_for_again(views):
     views.evaluate("d => mount('pad', d)", pad_data("odd@1", tiny_payload("odd@1", activation="gelu")))
     status = views.locator(f"{PAD_ROOT} .status").inner_text()
-    assert status == ("The decoder of “odd” cannot run in this browser: layer 0 (dense): unsupported "
-                      "activation gelu; the browser decoder runs linear, relu, sigmoid")
+    assert status == ("“odd” cannot run in this browser: layer 0 (dense): unsupported "
+                      "activation gelu; the browser runtime runs linear, relu, sigmoid")
     assert states(views) == [], "a payload that fails would fail again: Python is not asked to resend it"
     assert views.locator(PAD_ROOT).get_attribute("data-ready") == "false"
     assert views.errors == []

@@ -1,7 +1,7 @@
 """Everything the explorer page asks of one model, without Streamlit.
 
 An `Explorer` opens from files alone: its version (vae.store.versions), the test set, the test
-codes and the exported decoder, so the first page needs no TensorFlow. The Keras model
+codes and the exported decoder and encoder, so the first page needs no TensorFlow. The Keras model
 itself loads in a background thread (`start_loading`) and is waited for only by what
 needs it: encoding a drawing, the manifold, reconstructions.
 """
@@ -52,7 +52,8 @@ class Explorer:
     y_test: np.ndarray
     z_test: np.ndarray  # z_mean of every test image
     z_test_log_var: np.ndarray
-    decoder_description: dict  # vae.ml.export's description, as the browser runs it
+    decoder_description: dict  # vae.ml.export's descriptions, as the browser runs them
+    encoder_description: dict
     prepared_now: bool = False  # the browser files were missing (an older model) and made at open
     _model_future: concurrent.futures.Future | None = None
     _extent: list | None = None
@@ -161,6 +162,7 @@ class Explorer:
             self._payload = {
                 "key": self.browser_key,
                 "decoder": self.decoder_description,
+                "encoder": self.encoder_description,
                 "codes": b64_float32(self.z_test),
                 "labels": _b64_uint8(self.y_test),
                 "class_names": list(self.class_names),
@@ -185,14 +187,14 @@ def open_explorer(version, arrays=None, after_load=None):
     TensorFlow only for an older version whose browser files are missing, made once and kept."""
     version = version if isinstance(version, Version) else open_dir(version)
     arrays = arrays if arrays is not None else version.test_set()
-    (description, z_mean, z_log_var), model = version.browser_files(arrays["x_test"])
-    if description["latent_dim"] != 2:  # the pad, maps and grid are planes
+    files, model = version.browser_files(arrays["x_test"])
+    if files.decoder["latent_dim"] != 2:  # the pad, maps and grid are planes
         raise ValueError(f"the explorer shows 2-D latent spaces; {version.name} has "
-                         f"{description['latent_dim']} dims")
+                         f"{files.decoder['latent_dim']} dims")
     future = None
     if model is not None:  # loaded to make the browser files: keep it
         future = concurrent.futures.Future()
         future.set_result(_ready(model, arrays["x_test"].shape[1:], after_load))
-    return Explorer(version=version, x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=z_mean,
-                    z_test_log_var=z_log_var, decoder_description=description,
-                    prepared_now=model is not None, _model_future=future)
+    return Explorer(version=version, x_test=arrays["x_test"], y_test=arrays["y_test"], z_test=files.z_mean,
+                    z_test_log_var=files.z_log_var, decoder_description=files.decoder,
+                    encoder_description=files.encoder, prepared_now=model is not None, _model_future=future)

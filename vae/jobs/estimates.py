@@ -7,7 +7,7 @@ import dataclasses
 import heapq
 import statistics
 
-from vae.ml.config import TrainConfig
+from vae.ml.config import as_config, recorded_arch
 from vae.data.datasets import get_dataset
 from vae.jobs.events import EVAL_SECONDS
 
@@ -20,16 +20,6 @@ class Speed:
     images_per_second: float
     startup_seconds: float
     source: str  # where the figure comes from, as the Train tab says it
-
-
-def as_config(config):
-    if isinstance(config, TrainConfig):
-        return dataclasses.replace(config)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise ValueError(f"unknown training options: {', '.join(unknown)}")
-    return TrainConfig(**config)
 
 
 def training_images(config):
@@ -71,7 +61,7 @@ def start_times(running_left, queued_durations, slots):
 def measured_speed(statuses, arch, fallback):
     """A Speed from this runner's finished jobs of the same architecture, else `fallback()`."""
     done = [s for s in statuses if s.state in ("finished", "stopped") and s.samples_per_second
-            and s.config.get("arch", "reference") == arch]
+            and s.config.arch == arch]
     if not done:
         return fallback()
     recent = sorted(done, key=lambda s: s.ended or 0)[-5:]
@@ -86,7 +76,7 @@ def speed_from_versions(versions, arch):
     mostly start-up. Its source names the version: it may have been trained on another machine."""
     best = None
     for name, meta in versions:
-        if meta.get("arch", meta.get("options", {}).get("arch", "reference")) != arch:
+        if recorded_arch(meta) != arch:
             continue
         work = meta.get("train_images", 0) * meta.get("epochs_run", 0)
         if meta.get("samples_per_second") and (best is None or work > best[0]):

@@ -3,7 +3,8 @@ files, and how a job's status is folded from them. Both runners use it, so progr
 the same whether the trainer runs on this machine or on a Ray node: one event format.
 
 A job directory, <models>/.jobs/<job id>/, holds:
-  job.json        what was asked: id, name, owner, config, target model dir (the submitter writes it)
+  job.json        what was asked: id, name, owner, config, target model dir (the submitter
+                  writes it; vae/jobs/record.py reads and writes it and args.json)
   args.json       the trainer's arguments
   run.json        the trainer's pid and creation time (local runner, when it starts the job)
   progress.jsonl  append-only events from the trainer, one JSON object a line
@@ -24,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from vae.ml.config import STOP_USER
+from vae.ml.config import STOP_USER, TrainConfig
 
 JOB_FILE, ARGS_FILE, RUN_FILE, PROGRESS_FILE = "job.json", "args.json", "run.json", "progress.jsonl"
 PREVIEW_FILE, STOP_FILE, END_FILE, LOG_FILE = "preview.npz", "stop.json", "end.json", "trainer.log"
@@ -38,24 +39,12 @@ ENDED_STATES = ("finished", "stopped", "discarded", "cancelled", "failed")
 
 
 @dataclasses.dataclass
-class JobInfo:
-    """What was asked, fixed at submission (job.json)."""
-    id: str
-    name: str  # of the model version it makes
-    owner: str  # an opaque owner id (vae.jobs.people), never a browser's secret
-    config: dict  # vae.ml.config.TrainConfig as a dict
-    model_dir: str  # the target: models_dir/name, created only when the job succeeds
-    job_dir: str
-    submitted: float  # Unix seconds
-    cpus: int = 1  # threads the trainer uses (and, on Ray, the CPUs it reserves)
-
-
-@dataclasses.dataclass
 class JobStatus:
+    """Where a job stands: its JobInfo (vae/jobs/record.py), folded with what happened since."""
     id: str
     name: str
     owner: str
-    config: dict
+    config: TrainConfig  # its JobInfo's
     model_dir: str
     submitted: float
     runner: str = "local"
@@ -130,7 +119,7 @@ class EventReader:
 def new_status(info, runner):
     return JobStatus(id=info.id, name=info.name, owner=info.owner, config=info.config,
                      model_dir=info.model_dir, submitted=info.submitted, runner=runner,
-                     epochs=info.config.get("epochs", 0))
+                     epochs=info.config.epochs)
 
 
 def fold_events(s, events, now=None):
@@ -180,7 +169,7 @@ def fold_events(s, events, now=None):
     if train_start is not None and last_progress is not None and done:
         # measured from the first epoch's start, so validation and previews are included
         rate = done / max(last_progress - train_start, 1e-6)  # batches a second
-        s.samples_per_second = rate * s.config["batch_size"]
+        s.samples_per_second = rate * s.config.batch_size
         s.eta = (total - done) / rate + EVAL_SECONDS  # an upper bound: early stopping may cut it
     if s.phase == "evaluating":
         s.fraction = 1.0

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from vae import settings
-from vae.jobs import estimates, events
-from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader, JobInfo
+from vae.jobs import estimates
+from vae.jobs.events import JOB_FILE, PREVIEW_FILE, PROGRESS_FILE, EventReader
 from vae.jobs.protocol import OwnerBusy, check_model_name, new_job_id
+from vae.jobs.record import JobInfo
+from vae.ml.config import as_config
 from vae.store.location import join, open_versions
 from vae.store.disk import check_writable, read_json, write_json_atomic
 
@@ -37,7 +39,8 @@ class JobFolder:
 
     def infos(self):
         """Every complete job's JobInfo, oldest first; a folder without a readable job.json is
-        being made (job.json comes last), or not a job of ours."""
+        being made (job.json comes last), or not a job of ours (nor one whose config has options
+        this code does not know: TrainConfig.from_dict refuses them rather than guess)."""
         if not self.root.is_dir():
             return []
         found = []
@@ -45,12 +48,9 @@ class JobFolder:
             with self._lock:
                 info = self._infos.get(job_dir.name)
             if info is None:
-                raw = read_json(job_dir / JOB_FILE)
                 try:
-                    info = JobInfo(**raw) if isinstance(raw, dict) else None
-                except TypeError:
-                    info = None
-                if info is None:
+                    info = JobInfo.from_json(read_json(job_dir / JOB_FILE))
+                except (TypeError, ValueError):
                     continue
                 with self._lock:
                     self._infos[job_dir.name] = info
@@ -76,7 +76,7 @@ class JobFolder:
         """A checked config, a new job id, the version's name and its target folder; refused
         before anything is queued: a bad option, or a read-only folder, must not cost a
         TensorFlow import or minutes of training."""
-        config = estimates.as_config(config)
+        config = as_config(config)
         config.validate()
         job_id = new_job_id()
         name = name or job_id
@@ -85,7 +85,7 @@ class JobFolder:
         check_writable(self.root, "the job folder")
         return config, job_id, name, join(self.models_dir, name)
 
-    def create(self, statuses, prepared, owner, operator, cpus, args=None):
+    def create(self, statuses, prepared, owner, operator, cpus):
         """Make the job folder of a prepared job (the caller holds whatever lock makes the
         checks below and this creation one step). job.json last: readers see the job only
         once it is complete. Returns its JobInfo."""
@@ -96,12 +96,10 @@ class JobFolder:
             raise FileExistsError(f"{target} already exists; choose another name")
         job_dir = self.path(job_id)
         job_dir.mkdir()
-        info = JobInfo(id=job_id, name=name, owner=owner, config=config.__dict__.copy(), model_dir=str(target),
+        info = JobInfo(id=job_id, name=name, owner=owner, config=config, model_dir=str(target),
                        job_dir=str(job_dir), submitted=time.time(), cpus=cpus)
         try:
-            if args is not None:
-                self.write(job_id, events.ARGS_FILE, args(info))
-            self.write(job_id, JOB_FILE, info.__dict__)
+            self.write(job_id, JOB_FILE, info.to_json())
         except BaseException:  # a full disk, say: no half-made job
             self.forget(job_id)
             raise
@@ -147,10 +145,9 @@ class JobFolder:
         speeds = {}
 
         def speed(s):
-            arch = s.config.get("arch", "reference")
-            if arch not in speeds:
-                speeds[arch] = self.speed(arch, statuses)
-            return speeds[arch]
+            if s.config.arch not in speeds:
+                speeds[s.config.arch] = self.speed(s.config.arch, statuses)
+            return speeds[s.config.arch]
 
         left = [estimates.remaining_seconds(s, speed(s)) for s in running]
         durations = [estimates.estimate_seconds(s.config, speed(s)) for s in queued]

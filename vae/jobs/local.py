@@ -21,24 +21,23 @@ from pathlib import Path
 
 from vae import settings
 from vae.jobs import events
-from vae.jobs.events import ARGS_FILE, END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, STOP_FILE
-from vae.jobs.folder import JobFolder
+from vae.jobs.base import Runner
+from vae.jobs.events import END_FILE, LOCK_FILE, LOG_FILE, RUN_FILE, STOP_FILE
 from vae.jobs.processes import creation_time, kill, process_state, spawn_trainer
-from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.jobs.protocol import RunnerUnavailable, check_may_stop
+from vae.jobs.record import write_args
 from vae.store.disk import read_json, write_json_atomic
 
 KEEP_ENDED = 50  # job directories of ended jobs kept (their models are never touched)
 DISPATCH_SECONDS = 0.5
 
 
-class LocalRunner:
+class LocalRunner(Runner):
     name = "local"
 
     def __init__(self, models_dir=None, runtime_dir=None, max_jobs=None, cpus=None, dispatch=True):
-        self.folder = JobFolder(models_dir, runtime_dir)  # a folder, or an object store's URL
-        self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
+        super().__init__(models_dir, runtime_dir, cpus)
         self.max_jobs = max_jobs or settings.max_jobs()
-        self.cpus = cpus or settings.job_cpus()
         self._closed = threading.Event()
         if dispatch:
             threading.Thread(target=self._dispatch_loop, daemon=True, name="vae-job-dispatch").start()
@@ -95,12 +94,22 @@ class LocalRunner:
         return (f"the trainer process ended without reporting ({why}: killed, or out of memory?)"
                 + (f"; its last words: {last}" if last else ""))
 
-    def _scan(self):
-        """Every job's status, with queue places and expected starts filled in."""
-        statuses = order([self._status(info) for info in self.folder.infos()])
-        return self.folder.fill_queue(statuses, self.max_jobs)
+    # -- what the base needs (vae/jobs/base.py)
 
-    # -- the interface (vae/jobs/protocol.py)
+    def _statuses(self):
+        return [self._status(info) for info in self.folder.infos()]
+
+    def _slots(self, statuses):
+        return self.max_jobs
+
+    def _trainer_gone(self, job_id):
+        run = read_json(self.runtime_dir / job_id / RUN_FILE) or {}
+        return not process_state(run.get("pid"), run.get("pid_start"))[0]
+
+    def _while_waiting(self):
+        self.dispatch()  # as the background thread does, which a runner made with dispatch=False lacks
+
+    # -- the interface's verbs (vae/jobs/protocol.py)
 
     def submit(self, config, owner, name=None, operator=False):
         prepared = self.folder.prepare(config, name)
@@ -109,15 +118,9 @@ class LocalRunner:
             self._dispatch_locked()
         return prepared[1]
 
-    def jobs(self):
-        return self._scan()
-
-    def status(self, job_id):
-        return next((s for s in self._scan() if s.id == job_id), None)
-
     def stop(self, job_id, keep=False, owner=None, operator=False):
         with self._lock():
-            s = next((s for s in self._scan() if s.id == job_id), None)
+            s = self.status(job_id)
             if s is None or not s.active:
                 return False
             check_may_stop(s, owner, operator)
@@ -148,25 +151,6 @@ class LocalRunner:
             verdict = {"state": "discarded", "time": time.time()}
         write_json_atomic(job_dir / END_FILE, verdict)
 
-    def preview(self, job_id):
-        return self.folder.preview(job_id)
-
-    def speed(self, arch, statuses=None):
-        return self.folder.speed(arch, self._scan() if statuses is None else statuses)
-
-    def wait(self, job_id, timeout, poll=0.1):
-        """Wait until the job has ended and its trainer exited; its final JobStatus. For tests and CLIs."""
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.status(job_id)
-            run = read_json(self.runtime_dir / job_id / RUN_FILE) or {}
-            if s is None or (not s.active and not process_state(run.get("pid"), run.get("pid_start"))[0]):
-                return s
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} still {s.state} after {timeout} s")
-            self.dispatch()
-            time.sleep(poll)
-
     # -- starting queued jobs
 
     def dispatch(self):
@@ -187,8 +171,7 @@ class LocalRunner:
 
     def _start(self, info):
         job_dir = Path(info.job_dir)
-        write_json_atomic(job_dir / ARGS_FILE, {"job_dir": info.job_dir, "config": info.config,
-                                                 "out_dir": info.model_dir, "threads": info.cpus})
+        write_args(info, log_to_file=True)
         proc = spawn_trainer(job_dir)
         try:
             write_json_atomic(job_dir / RUN_FILE, {"pid": proc.pid, "pid_start": creation_time(proc.pid),

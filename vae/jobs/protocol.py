@@ -14,11 +14,14 @@ A runner takes training jobs from many people and runs them in turn:
       the model as a version; without, at once, keeping nothing. Only its owner or the
       operator may stop a job (PermissionError). False when it is not active.
   preview(job_id) → the latest latent-space preview (vae.jobs.trainer.write_preview) or None
-  speed(arch) → vae.jobs.estimates.Speed: what estimates are made from, and its source
+  speed(arch, statuses=None) → vae.jobs.estimates.Speed: what estimates are made from, and
+      its source; `statuses`, a jobs() the caller already has, spares another scan
+  wait(job_id, timeout) → the final JobStatus, once the job ended and its trainer left (tests, CLIs)
   describe() → one line for the Train tab: where and how jobs run
 
 Two runners implement it: vae.jobs.local (trainer processes on this machine, a queue in
-files) and vae.jobs.ray_runner (Ray's Jobs API). tests/test_runners.py holds both to it.
+files) and vae.jobs.ray_runner (Ray's Jobs API), on a base of what they share
+(vae.jobs.base.Runner). tests/test_runners.py holds both to it.
 """
 import datetime as dt
 import re

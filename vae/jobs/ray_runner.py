@@ -22,9 +22,10 @@ from pathlib import Path
 
 from vae import settings
 from vae.jobs import events, ray_python
+from vae.jobs.base import Runner
 from vae.jobs.events import END_FILE, STOP_FILE
-from vae.jobs.folder import JobFolder
-from vae.jobs.protocol import RunnerUnavailable, check_may_stop, order
+from vae.jobs.protocol import RunnerUnavailable, check_may_stop
+from vae.jobs.record import write_args
 from vae.store.disk import read_json
 
 APP = "vae-explorer"  # metadata["vae_app"] of every job we submit
@@ -35,17 +36,16 @@ SUBMIT_SECONDS = 120.0  # a submission may upload the code (about 45 MB) the fir
 DOWN_SECONDS = 5.0  # after a failed call, calls fail at once for this long instead of each waiting
 
 
-class RayRunner:
+class RayRunner(Runner):
     name = "ray"
+    wait_poll = 0.2  # each look asks the cluster
 
     def __init__(self, address=None, models_dir=None, runtime_dir=None, cpus=None, code=None):
         self.address = address or settings.ray_address()
         if not self.address:
             raise RunnerUnavailable("VAE_JOB_RUNNER=ray needs RAY_ADDRESS, the cluster's dashboard "
                                     "(e.g. http://127.0.0.1:8265).")
-        self.folder = JobFolder(models_dir, runtime_dir)  # a folder, or an object store's URL
-        self.models_dir, self.runtime_dir = self.folder.models_dir, self.folder.root
-        self.cpus = cpus or settings.job_cpus()
+        super().__init__(models_dir, runtime_dir, cpus)
         self.code = code or settings.ray_code()
         self._client = None
         self._down_until, self._down_reason = 0.0, ""
@@ -160,7 +160,9 @@ class RayRunner:
         lines = [ln.strip() for ln in logs.splitlines() if ln.strip()]
         return lines[-1][:300] if lines else None
 
-    def _scan(self):
+    # -- what the base needs (vae/jobs/base.py)
+
+    def _statuses(self):
         entries = self._ray_jobs()  # first: an unreachable cluster fails the listing, not half of it
         statuses = []
         for info in self.folder.infos():
@@ -168,10 +170,18 @@ class RayRunner:
             if entry is not None and entry.metadata.get("vae_owner") != info.owner:
                 entry = None  # an entry with our id but not our owner: not ours
             statuses.append(self._status(info, entry))
-        # Ray does not say how many of our jobs fit at once; while some wait, those running fill it
-        return self.folder.fill_queue(order(statuses), max(1, sum(s.state == "running" for s in statuses)))
+        return statuses
 
-    # -- the interface (vae/jobs/protocol.py)
+    def _slots(self, statuses):
+        # Ray does not say how many of our jobs fit at once; while some wait, those running fill it
+        return max(1, sum(s.state == "running" for s in statuses))
+
+    def _trainer_gone(self, job_id):
+        """Ray agrees: it no longer lists the job, or lists it as over."""
+        entry = self._ray_jobs().get(job_id)
+        return entry is None or entry.status in ("STOPPED", "SUCCEEDED", "FAILED")
+
+    # -- the interface's verbs (vae/jobs/protocol.py)
 
     def _check_python(self):
         """Refuse the first job, saying what to do, when the nodes' Python lacks the requirements
@@ -188,16 +198,15 @@ class RayRunner:
         prepared = self.folder.prepare(config, name)
         self._check_python()
         with self._submit_lock:
-            info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus, args=lambda info: {
-                "job_dir": info.job_dir, "config": info.config, "out_dir": info.model_dir, "threads": info.cpus,
-                "log_to_file": False})
+            info = self.folder.create(self._scan(), prepared, owner, operator, self.cpus)
             try:
+                write_args(info, log_to_file=False)  # Ray keeps the trainer's output with its job
                 self._call("submitting the job", self._jobs_client().submit_job, timeout=SUBMIT_SECONDS,
                            entrypoint=self._entrypoint(Path(info.job_dir)), submission_id=info.id,
                            entrypoint_num_cpus=self.cpus, runtime_env=self._runtime_env(),
                            metadata={"vae_app": APP, "vae_owner": owner, "vae_name": info.name,
                                      "vae_models_dir": str(self.models_dir),
-                                     "vae_config": json.dumps(info.config, sort_keys=True)})
+                                     "vae_config": json.dumps(info.config.to_dict(), sort_keys=True)})
             except BaseException:
                 self.folder.forget(info.id)
                 raise
@@ -224,12 +233,6 @@ class RayRunner:
                 env["env_vars"] = forwarded
         return env or None
 
-    def jobs(self):
-        return self._scan()
-
-    def status(self, job_id):
-        return next((s for s in self._scan() if s.id == job_id), None)
-
     def stop(self, job_id, keep=False, owner=None, operator=False):
         s = self.status(job_id)
         if s is None or not s.active:
@@ -245,29 +248,6 @@ class RayRunner:
         self._call("stopping the job", self._jobs_client().stop_job, job_id)
         return True
 
-    def preview(self, job_id):
-        return self.folder.preview(job_id)
-
-    def speed(self, arch, statuses=None):
-        if statuses is None:
-            try:
-                statuses = self._scan()
-            except RunnerUnavailable:  # an estimate can do without the cluster's jobs
-                statuses = []
-        return self.folder.speed(arch, statuses)
-
-    def wait(self, job_id, timeout, poll=0.2):
-        """Wait until Ray and the trainer agree the job is over. For tests and CLIs."""
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.status(job_id)
-            if s is None or not s.active:
-                entry = self._ray_jobs().get(job_id)
-                if entry is None or entry.status in ("STOPPED", "SUCCEEDED", "FAILED"):
-                    return s
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} still {s.state if s else '?'} after {timeout} s")
-            time.sleep(poll)
 
 
 def _first_line(err):

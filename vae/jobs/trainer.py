@@ -10,7 +10,6 @@ TensorFlow starts its thread pools, which happens in run_job.
 """
 import errno
 import functools
-import json
 import os
 import sys
 import time
@@ -20,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from vae.jobs import ray_python
-from vae.jobs.events import ARGS_FILE, LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
+from vae.jobs.events import LOG_FILE, PREVIEW_FILE, PROGRESS_FILE, STOP_FILE, EventLog
+from vae.jobs.record import read_args
+from vae.ml.config import TrainConfig
 from vae.store.disk import atomic_file, read_json
 
 BATCH_EVENT_INTERVAL = 0.25  # seconds: at most ~4 batch events a second
@@ -158,7 +159,7 @@ def describe_failure(err, out_dir):
     return f"{type(err).__name__}: {err}"
 
 
-def run_job(job_dir: str, config: dict, out_dir: str, threads: int, log_to_file: bool = True):
+def run_job(job_dir: str, config: TrainConfig, out_dir: str, threads: int, log_to_file: bool = True):
     """The trainer process: train, evaluate and save `out_dir`, reporting into `job_dir`.
     `log_to_file`: stdout and stderr go to trainer.log (the local runner); on Ray they stay
     with the job, where `ray job logs` finds them."""
@@ -182,10 +183,8 @@ def run_job(job_dir: str, config: dict, out_dir: str, threads: int, log_to_file:
         tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
         from vae.data.arrays import load_arrays
         from vae.store.disk import read_metadata
-        from vae.ml.config import TrainConfig
         from vae.train import train_and_save
 
-        config = TrainConfig(**config)
         arrays = load_arrays(dataset=config.dataset)
         callbacks = _define_callbacks()
         stop = callbacks["StopRequest"](job_dir)
@@ -219,4 +218,4 @@ def main(argv):
     if len(argv) != 1:
         print("usage: python -m vae.trainer JOB_DIR  (a runner writes JOB_DIR/args.json)", file=sys.stderr)
         sys.exit(2)
-    run_job(**json.loads((Path(argv[0]) / ARGS_FILE).read_text()))
+    run_job(**vars(read_args(argv[0])))

@@ -63,6 +63,28 @@ class TrainConfig:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; known: {', '.join(ARCHITECTURES)}")
 
+    @classmethod
+    def from_dict(cls, options):
+        """A config from its options as JSON holds them (a job's record, a test's few options).
+        An option left out takes its default here, the one place defaults live: a record
+        written before the option existed ran with it. An unknown option is refused, not
+        dropped: a typo must not train something else than asked."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        return cls(**options)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def as_config(config):
+    """A TrainConfig of its own, from a TrainConfig (copied: the caller's stays theirs) or a dict."""
+    if isinstance(config, TrainConfig):
+        return dataclasses.replace(config)
+    return TrainConfig.from_dict(config)
+
 
 def run_name(now=None):
     """The default name of a new model version: vae-YYYYmmdd-HHMMSS."""

@@ -1,15 +1,21 @@
-"""A Keras decoder as plain data: a layer list plus float32 weights, for the browser.
+"""A Keras decoder and encoder as plain data: layer lists plus float32 weights, for the browser.
 
-The browser decodes while the pointer moves, so it needs the decoder without
-TensorFlow: this module turns a functional Keras decoder into a versioned
-description that a few dozen lines of JavaScript (vae/ui/latent_view/runtime.js)
-can run. `numpy_decode` runs the same description in NumPy: it is the oracle that
-ties the description's meaning to Keras, layer by layer.
+The browser decodes while the pointer moves, and will encode a drawing while it is drawn, so
+it needs both halves of the model without TensorFlow: this module turns a functional Keras
+decoder or encoder into a versioned description that a few dozen lines of JavaScript
+(vae/ui/latent_view/runtime.js) can run. `numpy_decode` and `numpy_encode` run the same
+descriptions in NumPy: they are the oracles that tie a description's meaning to Keras, layer
+by layer.
 
-Only what the decoders here use is supported: Dense, Reshape, Conv2D and
-Conv2DTranspose (channels last, no dilation, no groups) with relu, sigmoid or
-linear. Anything else raises ExportError naming the layer: a wrong picture is
-worse than none.
+Only what the models here use is supported, with relu, sigmoid or linear activations:
+  decoder  Dense, Reshape, Conv2D, Conv2DTranspose
+  encoder  Conv2D, Flatten, Dense, then the two Dense heads z_mean and z_log_var
+(convolutions channels last, no dilation, no groups). Anything else raises ExportError naming
+the layer: a wrong picture, or a wrong code, is worse than none. Both sides share one
+description per layer kind, so the JavaScript has one meaning to get right for each.
+
+The encoder's description ("vae-encoder/1") ends at the heads: it outputs (z_mean, z_log_var).
+Its Sampling layer is not exported; the page draws ε itself when it wants a sample.
 
 Convolution geometry is exported explicitly (output size and the padding before
 the first row and column), computed here once from Keras' rules, so the
@@ -21,11 +27,12 @@ import math
 import numpy as np
 
 FORMAT = "vae-decoder/1"
+ENCODER_FORMAT = "vae-encoder/1"
 ACTIVATIONS = ("relu", "sigmoid", "linear")
 
 
 class ExportError(ValueError):
-    """The decoder holds a layer or setting the browser runtime cannot run exactly."""
+    """The model holds a layer or setting the browser runtime cannot run exactly."""
 
 
 def b64_float32(array):
@@ -41,7 +48,7 @@ def _activation(layer, config):
     name = name if isinstance(name, str) else getattr(name, "__name__", str(name))
     if name not in ACTIVATIONS:
         raise ExportError(f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}; "
-                          f"the browser decoder supports {', '.join(ACTIVATIONS)}")
+                          f"the browser runtime supports {', '.join(ACTIVATIONS)}")
     return name
 
 
@@ -93,45 +100,158 @@ def _describe_conv(layer, config, shape, transpose):
     return desc, (out_h, out_w, out_c)
 
 
+def _describe_dense(layer, config, shape):
+    if len(shape) != 1:
+        raise ExportError(f"layer {layer.name!r}: Dense on a {len(shape)}-D tensor is not supported")
+    weights = layer.get_weights()
+    bias = weights[1] if config.get("use_bias", True) else np.zeros(config["units"], "float32")
+    desc = {"type": "dense", "input_shape": list(shape), "output_shape": [config["units"]],
+            "activation": _activation(layer, config),
+            "kernel": b64_float32(weights[0]), "bias": b64_float32(bias)}
+    return desc, (config["units"],)
+
+
+def _describe_reshape(layer, config, shape):
+    target = tuple(int(v) for v in config["target_shape"])
+    if -1 in target or math.prod(target) != math.prod(shape):
+        raise ExportError(f"layer {layer.name!r}: cannot reshape {shape} to {target}")
+    return {"type": "reshape", "input_shape": list(shape), "output_shape": list(target)}, target
+
+
+def _describe_flatten(layer, config, shape):
+    # Channels last, a Flatten keeps the row-major buffer as it is: it is a reshape to one axis.
+    # Channels first would move the channels to the front first, which a reshape cannot say.
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise ExportError(f"layer {layer.name!r}: only a channels_last Flatten is supported")
+    target = (math.prod(shape),)
+    return {"type": "reshape", "input_shape": list(shape), "output_shape": list(target)}, target
+
+
+def _describe_convolution(layer, config, shape):
+    if len(shape) != 3:
+        raise ExportError(f"layer {layer.name!r}: a convolution needs an (h, w, c) input, got {shape}")
+    return _describe_conv(layer, config, shape, transpose=type(layer).__name__ == "Conv2DTranspose")
+
+
+# Keras layer class → its description; each side of the model names the kinds it accepts.
+DESCRIBE = {"Dense": _describe_dense, "Reshape": _describe_reshape, "Flatten": _describe_flatten,
+            "Conv2D": _describe_convolution, "Conv2DTranspose": _describe_convolution}
+DECODER_LAYERS = ("Dense", "Reshape", "Conv2D", "Conv2DTranspose")
+ENCODER_LAYERS = ("Conv2D", "Flatten", "Dense")
+
+
+def _describe_layers(layers, shape, supported, side):
+    """([description of each layer], the shape they end in), from the input `shape` on."""
+    described = []
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind not in supported:
+            raise ExportError(f"layer {layer.name!r} is a {kind}, which the browser {side} does not "
+                              f"support (only {', '.join(supported)})")
+        desc, shape = DESCRIBE[kind](layer, layer.get_config(), shape)
+        described.append(desc)
+    return described, shape
+
+
+def _output_shape(tensor):
+    return tuple(int(v) for v in tensor.shape[1:])
+
+
 def describe_decoder(decoder):
     """A functional Keras decoder → {"format", "latent_dim", "output_shape", "layers": [...]}."""
-    shape = tuple(decoder.inputs[0].shape[1:])
+    shape = _output_shape(decoder.inputs[0])
     if len(shape) != 1:
         raise ExportError(f"the decoder's input must be a flat latent vector, got shape {shape}")
-    latent_dim = int(shape[0])
-    layers = []
-    for layer in decoder.layers:
-        kind = type(layer).__name__
-        config = layer.get_config()
-        if kind == "InputLayer":
-            continue
-        if kind == "Dense":
-            if len(shape) != 1:
-                raise ExportError(f"layer {layer.name!r}: Dense on a {len(shape)}-D tensor is not supported")
-            weights = layer.get_weights()
-            bias = weights[1] if config.get("use_bias", True) else np.zeros(config["units"], "float32")
-            layers.append({"type": "dense", "input_shape": list(shape), "output_shape": [config["units"]],
-                           "activation": _activation(layer, config),
-                           "kernel": b64_float32(weights[0]), "bias": b64_float32(bias)})
-            shape = (config["units"],)
-        elif kind == "Reshape":
-            target = tuple(int(v) for v in config["target_shape"])
-            if -1 in target or math.prod(target) != math.prod(shape):
-                raise ExportError(f"layer {layer.name!r}: cannot reshape {shape} to {target}")
-            layers.append({"type": "reshape", "input_shape": list(shape), "output_shape": list(target)})
-            shape = target
-        elif kind in ("Conv2D", "Conv2DTranspose"):
-            if len(shape) != 3:
-                raise ExportError(f"layer {layer.name!r}: a convolution needs an (h, w, c) input, got {shape}")
-            desc, shape = _describe_conv(layer, config, shape, transpose=kind == "Conv2DTranspose")
-            layers.append(desc)
-        else:
-            raise ExportError(f"layer {layer.name!r} is a {kind}, which the browser decoder does not "
-                              f"support (only Dense, Reshape, Conv2D, Conv2DTranspose)")
-    expected = tuple(int(v) for v in decoder.outputs[0].shape[1:])
+    latent_dim = shape[0]
+    body = [layer for layer in decoder.layers if type(layer).__name__ != "InputLayer"]
+    layers, shape = _describe_layers(body, shape, DECODER_LAYERS, "decoder")
+    expected = _output_shape(decoder.outputs[0])
     if shape != expected:
         raise ExportError(f"the exported layers end in shape {shape}, but the decoder outputs {expected}")
     return {"format": FORMAT, "latent_dim": latent_dim, "output_shape": list(shape), "layers": layers}
+
+
+def _producers(model):
+    """{id(tensor): the layer whose output it is} over a functional model's layers."""
+    return {id(layer.output): layer for layer in model.layers if not isinstance(layer.output, (list, tuple))}
+
+
+def _named(layer):
+    return "no layer of the encoder" if layer is None else f"layer {layer.name!r} ({type(layer).__name__})"
+
+
+def _heads(encoder, made_by):
+    """(z_mean layer, z_log_var layer): the Dense layers that make the first two outputs, on the
+    same features."""
+    if len(encoder.outputs) not in (2, 3):
+        raise ExportError(f"the encoder must output (z_mean, z_log_var[, z]), got {len(encoder.outputs)} outputs")
+    heads = [made_by.get(id(tensor)) for tensor in encoder.outputs[:2]]
+    for head, role in zip(heads, ("z_mean", "z_log_var")):
+        if head is None or type(head).__name__ != "Dense":
+            raise ExportError(f"the encoder's {role} is made by {_named(head)}; the browser encoder "
+                              f"needs a Dense head")
+    if heads[0].input is not heads[1].input:
+        raise ExportError(f"the heads {heads[0].name!r} and {heads[1].name!r} read different tensors; "
+                          f"the browser encoder needs both on the same features")
+    return heads
+
+
+def _body(encoder, features, made_by):
+    """The layers from the image to `features`, in order: followed back one input at a time, so
+    anything but a plain chain (a skip, a merge) is refused by name."""
+    body = []
+    while features is not encoder.inputs[0]:
+        layer = made_by.get(id(features))
+        if layer is None or isinstance(layer.input, (list, tuple)):
+            raise ExportError(f"the encoder's features pass through {_named(layer)}, which does not "
+                              f"take one input; the browser encoder runs a plain chain of layers")
+        body.insert(0, layer)
+        features = layer.input
+    return body
+
+
+def _refuse_layers_off_the_path(encoder, path, made_by):
+    """Keras keeps only the layers that lead to an output, so a layer off the path to the heads
+    makes z: only the Sampling layer may, and the page replaces it by drawing ε itself."""
+    on_path = {id(layer) for layer in path}
+    sampler = made_by.get(id(encoder.outputs[2])) if len(encoder.outputs) == 3 else None
+    for layer in encoder.layers:
+        kind = type(layer).__name__
+        if id(layer) in on_path or kind == "InputLayer" or (layer is sampler and kind == "Sampling"):
+            continue
+        raise ExportError(f"layer {layer.name!r} is a {kind} beside the path from the image to z_mean and "
+                          f"z_log_var, which the browser encoder does not support (only the Sampling layer)")
+
+
+def _encoder_path(encoder):
+    """(body layers from the image on, z_mean layer, z_log_var layer)."""
+    made_by = _producers(encoder)
+    z_mean, z_log_var = _heads(encoder, made_by)
+    body = _body(encoder, z_mean.input, made_by)
+    _refuse_layers_off_the_path(encoder, [*body, z_mean, z_log_var], made_by)
+    return body, z_mean, z_log_var
+
+
+def _describe_head(layer, features):
+    """One head, described from the body's output: both heads read the same features."""
+    [head], _ = _describe_layers([layer], features, ("Dense",), "encoder")
+    return head
+
+
+def describe_encoder(encoder):
+    """A functional Keras encoder → {"format", "input_shape", "latent_dim", "layers": [...],
+    "z_mean": dense, "z_log_var": dense}: the layers run in order, then both heads on their output."""
+    shape = _output_shape(encoder.inputs[0])
+    if len(shape) != 3:
+        raise ExportError(f"the encoder's input must be an (h, w, c) image, got shape {shape}")
+    body, z_mean, z_log_var = _encoder_path(encoder)
+    layers, features = _describe_layers(body, shape, ENCODER_LAYERS, "encoder")
+    mean, log_var = (_describe_head(head, features) for head in (z_mean, z_log_var))
+    (latent_dim,), log_var_dim = mean["output_shape"], log_var["output_shape"]
+    if log_var_dim != [latent_dim]:
+        raise ExportError(f"z_mean has {latent_dim} dims but z_log_var has {log_var_dim[0]}")
+    return {"format": ENCODER_FORMAT, "input_shape": list(shape), "latent_dim": latent_dim,
+            "layers": layers, "z_mean": mean, "z_log_var": log_var}
 
 
 # -- the same arithmetic in NumPy: the reference the JavaScript is held to
@@ -183,28 +303,48 @@ def _conv2d_transpose(x, layer, kernel):
     return out
 
 
-def numpy_decode(description, z):
-    """Run a description on latent points z (n, latent_dim) → (n, *output_shape), float64."""
-    if description.get("format") != FORMAT:
-        raise ExportError(f"unknown decoder format {description.get('format')!r}; expected {FORMAT}")
-    x = np.atleast_2d(np.asarray(z, dtype="float64"))
-    for layer in description["layers"]:
-        kind = layer["type"]
-        if kind == "reshape":
-            x = x.reshape((len(x), *layer["output_shape"]))
-            continue
-        in_shape, out_shape = layer["input_shape"], layer["output_shape"]
-        bias = from_b64_float32(layer["bias"], (out_shape[-1],)).astype("float64")
-        if kind == "dense":
-            kernel = from_b64_float32(layer["kernel"], (in_shape[0], out_shape[0])).astype("float64")
-            x = x @ kernel
-        elif kind == "conv2d":
-            kh, kw = layer["kernel_size"]
-            x = _conv2d(x, layer, from_b64_float32(layer["kernel"], (kh, kw, in_shape[2], out_shape[2])))
-        elif kind == "conv2d_transpose":
-            kh, kw = layer["kernel_size"]
-            x = _conv2d_transpose(x, layer, from_b64_float32(layer["kernel"], (kh, kw, out_shape[2], in_shape[2])))
-        else:
-            raise ExportError(f"unknown layer type {kind!r} in the description")
-        x = _activate(x + bias, layer["activation"])
+def _numpy_layer(layer, x):
+    """One described layer on a batch x (n, *input_shape), in float64."""
+    kind = layer["type"]
+    if kind == "reshape":
+        return x.reshape((len(x), *layer["output_shape"]))
+    in_shape, out_shape = layer["input_shape"], layer["output_shape"]
+    bias = from_b64_float32(layer["bias"], (out_shape[-1],)).astype("float64")
+    if kind == "dense":
+        kernel = from_b64_float32(layer["kernel"], (in_shape[0], out_shape[0])).astype("float64")
+        x = x @ kernel
+    elif kind == "conv2d":
+        kh, kw = layer["kernel_size"]
+        x = _conv2d(x, layer, from_b64_float32(layer["kernel"], (kh, kw, in_shape[2], out_shape[2])))
+    elif kind == "conv2d_transpose":
+        kh, kw = layer["kernel_size"]
+        x = _conv2d_transpose(x, layer, from_b64_float32(layer["kernel"], (kh, kw, out_shape[2], in_shape[2])))
+    else:
+        raise ExportError(f"unknown layer type {kind!r} in the description")
+    return _activate(x + bias, layer["activation"])
+
+
+def _numpy_layers(layers, x):
+    for layer in layers:
+        x = _numpy_layer(layer, x)
     return x
+
+
+def _check_format(description, expected):
+    if description.get("format") != expected:
+        raise ExportError(f"unknown description format {description.get('format')!r}; expected {expected}")
+
+
+def numpy_decode(description, z):
+    """Run a decoder description on latent points z (n, latent_dim) → (n, *output_shape), float64."""
+    _check_format(description, FORMAT)
+    return _numpy_layers(description["layers"], np.atleast_2d(np.asarray(z, dtype="float64")))
+
+
+def numpy_encode(description, images):
+    """Run an encoder description on images (n, *input_shape), or (n, h, w) for one channel,
+    in [0, 1] → (z_mean, z_log_var), each (n, latent_dim), float64."""
+    _check_format(description, ENCODER_FORMAT)
+    x = np.asarray(images, dtype="float64").reshape((-1, *description["input_shape"]))
+    features = _numpy_layers(description["layers"], x)
+    return _numpy_layer(description["z_mean"], features), _numpy_layer(description["z_log_var"], features)

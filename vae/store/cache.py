@@ -1,7 +1,7 @@
 """This server's copies of versions from an object store: keyed by content hash, with a size cap,
 the least recently used evicted first.
 
-  <cache>/versions/<key>/<name>/model.keras, metadata.json, decoder.json, test_codes.npz
+  <cache>/versions/<key>/<name>/model.keras, metadata.json, decoder.json, encoder.json, test_codes.npz
 
 The key is the SHA-256 of the version's manifest (vae.store.s3), which holds the hash of each
 of its other files: so the key names the whole content, is the same on every server, and changes
@@ -57,6 +57,7 @@ class VersionCache:
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()  # one eviction at a time in this process
         self._fetch_lock = threading.Lock()  # one download at a time in this process
+        self.downloads = 0  # versions fetched into this cache by this process, refetches included
 
     def fetch(self, remote):
         """Download `remote`'s files, check each against its manifest and put them in as one
@@ -84,6 +85,7 @@ class VersionCache:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
             self.put(staged, remote.key, remote.name)
+            self.downloads += 1
             return True
 
     def path(self, key, name):

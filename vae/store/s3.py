@@ -1,7 +1,8 @@
 """Model versions in an object store, `s3://bucket/prefix` on any S3-compatible service, through
 fsspec and s3fs: the four verbs of vae.store.versions (list, open, write, delete) on objects.
 
-  s3://bucket/prefix/<name>/model.keras, decoder.json, test_codes.npz   written first
+  s3://bucket/prefix/<name>/model.keras, decoder.json, encoder.json,    written first
+                                  test_codes.npz
                            /metadata.json                               the manifest, written last
 
 The manifest is the version's metadata.json plus a "files" table: the SHA-256 and size of each
@@ -124,7 +125,6 @@ class S3Versions:
         self.cache = VersionCache(cache_dir or settings.cache_dir(), (cache_mb or settings.cache_mb()) * MB)
         self.shipped = Versions(shipped_root or settings.REPO_ROOT / "models")
         self.problem = None  # why the store could not be read just now, for the page; None when fine
-        self.downloads = 0  # versions this instance fetched from the store
         self._lock = threading.Lock()  # one listing at a time; the others wait for it
         self._listing = None  # (monotonic time, {name: (Entry, sort time)}) of the store's versions
         self._raw = {}  # name → its manifest's bytes, as last listed
@@ -136,6 +136,11 @@ class S3Versions:
         self._bad = {}  # (name, revision) → damage found when its files were downloaded
         self._down_until = 0.0
         self._last_cleanup = time.monotonic() - CLEANUP_EVERY + 60  # the first a minute after start
+
+    @property
+    def downloads(self):
+        """Versions this instance fetched from the store, a Version's refetch included."""
+        return self.cache.downloads
 
     @property
     def location(self):
@@ -343,7 +348,7 @@ class S3Versions:
             with self._lock:
                 problem = self._went_down(err)
             raise StoreUnavailable(problem) from err
-        self.downloads += fetched
+        return fetched
 
     # -- write, delete ----------------------------------------------------------------------
 

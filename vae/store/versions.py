@@ -4,7 +4,8 @@ model and browser files, found from its name.
   <models>/<name>/model.keras     the Keras model, loaded with safe_mode
                  /metadata.json   options, history, held-out metrics, "dataset", "arch"
                  /decoder.json    the browser files (vae.store.browser_files), made at write time,
-                 /test_codes.npz  or once at the first open of an older version
+                 /encoder.json    or once at the first open of an older version (only those it
+                 /test_codes.npz  lacks: one saved before encoder.json existed gets that alone)
 
 `Versions` is a models folder with four verbs: list, open, write, delete, and what the picker
 and the runners ask before they act: `entries()`/`entry(name)` (damage, metadata and a revision
@@ -42,7 +43,7 @@ from vae import settings
 from vae.store import disk
 from vae.store.cache import Remote
 from vae.store.disk import DamagedVersionError
-from vae.store.browser_files import model_fingerprint, read_browser_files, write_browser_files
+from vae.store.browser_files import model_fingerprint, read_browser_files, stale_browser_files, write_browser_files
 from vae.ml.config import recorded_arch, recorded_dataset
 from vae.data.datasets import DatasetSpec, get_dataset
 
@@ -89,13 +90,13 @@ class Version:
         return load_arrays(dataset=self.dataset)
 
     def browser_files(self, x_test):
-        """((decoder description, z_mean, z_log_var), model): the browser files, made now when
-        missing or stale, in which case `model` is the Keras model loaded to make them (else None)."""
+        """(BrowserFiles, model): the browser files, those missing or stale made now, in which
+        case `model` is the Keras model loaded to make them (else None)."""
         files = read_browser_files(self.path, self.fingerprint)
         if files is not None:
             return files, None
         model = self.load_model()
-        write_browser_files(model, self.path, x_test)
+        write_browser_files(model, self.path, x_test, stale_browser_files(self.path, self.fingerprint))
         return read_browser_files(self.path, self.fingerprint), model
 
 

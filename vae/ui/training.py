@@ -10,7 +10,7 @@ import streamlit as st
 
 from vae import settings
 from vae.ml.architectures import ARCHITECTURES
-from vae.ml.config import LR_SCHEDULES, recorded_dataset
+from vae.ml.config import LR_SCHEDULES
 from vae.data.datasets import DATASETS, get_dataset
 from vae.data.drawing import upscale
 from vae.explorer.figures import live_training_figure, preview_scatter
@@ -56,11 +56,11 @@ def _ordinal(n):
 
 
 def _what(config):
-    """dataset · architecture · epochs · data: what a job trains, in a few words."""
-    spec = get_dataset(recorded_dataset(config))
-    data = f"first {config['limit']:,} images" if config.get("limit") else (
-        "train + test" if config.get("train_on") == "all" else f"{spec.n_train:,} images")
-    return f"{spec.title} · {config.get('arch', 'reference')} · {epochs_text(config['epochs'])} · {data}"
+    """dataset · architecture · epochs · data: what a job (its TrainConfig) trains, in a few words."""
+    spec = get_dataset(config.dataset)
+    data = f"first {config.limit:,} images" if config.limit else (
+        "train + test" if config.train_on == "all" else f"{spec.n_train:,} images")
+    return f"{spec.title} · {config.arch} · {epochs_text(config.epochs)} · {data}"
 
 
 def _where(s):
@@ -111,8 +111,9 @@ def _recipe_note(recipe):
     return f"{recipe.details} Expected on 2 cores: {recipe.expected_time}."
 
 
-def _settings_form(runner, max_epochs, explorer):
-    """The settings of a new job, as a TrainConfig, or None when they do not validate."""
+def _settings_form(runner, statuses, max_epochs, explorer):
+    """The settings of a new job, as a TrainConfig, or None when they do not validate.
+    `statuses`: this run's jobs, what the estimate's measured speed comes from."""
     names = list(RECIPES)
     name = st.selectbox("Recipe", names, key="train_recipe", index=names.index(PAGE_RECIPE),
                         format_func=lambda n: f"{n}: {RECIPES[n].headline}",
@@ -161,7 +162,7 @@ def _settings_form(runner, max_epochs, explorer):
     except ValueError as err:
         st.warning(str(err))
         return None
-    speed = runner.speed(arch)
+    speed = runner.speed(arch, statuses)
     st.caption(f"Estimated duration once it starts: **{_duration(estimate_seconds(config, speed))}**, at "
                f"{speed.images_per_second:,.0f} images/s {speed.source}. Early stopping may end it sooner.")
     return config
@@ -187,14 +188,15 @@ def _submit(runner, config, owner, operator):
 
 # -- your job, and everyone's -------------------------------------------------------------
 
-def follow_my_jobs():
+def follow_my_jobs(statuses=None):
     """Called on every full run: when a job this session watched has ended with a version,
-    that version becomes this session's model (nobody else's), once."""
+    that version becomes this session's model (nobody else's), once. `statuses`: the jobs,
+    if the caller has just read them."""
     watched = st.session_state.get(WATCHED_KEY)
     if not watched:
         return
     try:
-        statuses = {s.id: s for s in job_runner().jobs()}
+        statuses = {s.id: s for s in (job_runner().jobs() if statuses is None else statuses)}
     except (RunnerUnavailable, SettingError, OSError):
         return  # the Train tab says why; the explorer goes on
     for job_id in list(watched):
@@ -229,9 +231,9 @@ def _stop(runner, job_id, keep, owner, operator):
 
 def _your_job(runner, s, owner, operator):
     st.markdown(f"#### Your job · {_what(s.config)}")
-    st.caption(f"β = {s.config['beta']} · KL {s.config['kl_reduction']} · learning rate "
-               f"{s.config.get('lr_schedule', 'constant')} · patience {s.config.get('patience')} · "
-               f"seed {s.config.get('seed')} · version “{s.name}”")
+    st.caption(f"β = {s.config.beta} · KL {s.config.kl_reduction} · learning rate "
+               f"{s.config.lr_schedule} · patience {s.config.patience} · "
+               f"seed {s.config.seed} · version “{s.name}”")
     if s.state == "queued":
         eta = (f" It should start in about **{_duration(s.start_eta)}**, when the jobs ahead of it are done."
                if s.start_eta is not None else "")
@@ -283,7 +285,7 @@ def _your_job(runner, s, owner, operator):
                              f"{float(preview['extent']):.0f}]²")
         with b:
             st.plotly_chart(preview_scatter(preview["z"], preview["labels"], epoch, 380,
-                                            spec=get_dataset(recorded_dataset(s.config))),
+                                            spec=get_dataset(s.config.dataset)),
                             key="train_preview_scatter")
 
 
@@ -305,10 +307,34 @@ def _everyone(runner, statuses, owner, operator):
             _stop(runner, chosen, False, owner, operator)
 
 
-def _jobs_view(runner, owner, operator):
+class JobsOfThisRun:
+    """The jobs as one full run of the page read them: one scan, for every part of the tab.
+    The jobs view, a fragment, takes them once; Streamlit reruns a fragment (every second,
+    or for its own buttons) with the arguments of the full run that defined it, and those
+    reruns must read the jobs afresh, not show these ones for ever."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        try:
+            self.statuses, self.error = runner.jobs(), None
+        except RunnerUnavailable as err:
+            self.statuses, self.error = [], err  # the jobs view says what is wrong
+        self._taken = False
+
+    def take(self):
+        """This run's jobs the first time; a new scan every time after (a fragment's own rerun)."""
+        if self._taken:
+            return self.runner.jobs()
+        self._taken = True
+        if self.error is not None:
+            raise self.error
+        return self.statuses
+
+
+def _jobs_view(runner, scan, owner, operator):
     """Your job first, then everyone's; reruns every second while anything is queued or running."""
     try:
-        statuses = runner.jobs()
+        statuses = scan.take()
     except RunnerUnavailable as err:
         st.error(f"The training runner is not available: {err} The explorer keeps working.",
                  icon=":material/cloud_off:")
@@ -319,7 +345,7 @@ def _jobs_view(runner, owner, operator):
     if current is not None and current.active:
         watched.add(current.id)
     elif current is not None and current.id in watched:  # it ended while we watched
-        follow_my_jobs()
+        follow_my_jobs(statuses)
         st.rerun(scope="app")  # the picker lists the new version, and the page stops polling
     if current is not None:
         with st.container(key="your_job"):
@@ -350,17 +376,14 @@ def render(explorer):
     if max_epochs < HARD_MAX_EPOCHS:
         st.caption(f"The operator caps training at {max_epochs} epochs.")
     unlock_form("train", "training, stopping anyone's job and deleting")
-    try:
-        statuses = runner.jobs()
-    except RunnerUnavailable:
-        statuses = []  # the jobs view below says what is wrong
-    busy = any(s.owner == owner and s.active for s in statuses) and not operator
-    anything_active = any(s.active for s in statuses)
+    scan = JobsOfThisRun(runner)  # the one scan of this run: each reads every job's files
+    busy = any(s.owner == owner and s.active for s in scan.statuses) and not operator
+    anything_active = any(s.active for s in scan.statuses)
     with st.container(key="jobs_view"):
-        tab_fragment("Train", run_every=1.0 if anything_active else None)(_jobs_view)(runner, owner, operator)
+        tab_fragment("Train", run_every=1.0 if anything_active else None)(_jobs_view)(runner, scan, owner, operator)
     st.markdown("#### A new job")
     with st.container(key="new_job"):
-        config = _settings_form(runner, max_epochs, explorer)
+        config = _settings_form(runner, scan.statuses, max_epochs, explorer)
     reason = (LOCKED_MESSAGE if not may_start else
               "You have a job queued or running: one at a time." if busy else
               "Identifying this browser…" if owner is None else None)

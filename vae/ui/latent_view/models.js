@@ -55,5 +55,5 @@ export function receiveModel(view, data, setStateValue) {
 // What a view shows instead of a model it does not hold (see receiveModel).
 export function missingModelText(key, error) {
   const name = String(key).split("@")[0];
-  return error ? `The decoder of “${name}” cannot run in this browser: ${error}` : `Loading the decoder of “${name}”…`;
+  return error ? `“${name}” cannot run in this browser: ${error}` : `Loading the decoder of “${name}”…`;
 }

@@ -1,12 +1,12 @@
-// The browser decoder's runtime: run a decoder exported by vae/ml/export.py and find a code's
-// nearest test codes. Pure functions of typed arrays, no DOM: it runs in a page, a worker
-// or node, and tests/e2e/test_runtime_browser.py loads it alone. The views' modules start
-// with this file (see __init__.py).
+// The browser's model runtime: run a decoder or an encoder exported by vae/ml/export.py and
+// find a code's nearest test codes. Pure functions of typed arrays, no DOM: it runs in a page,
+// a worker or node, and tests/e2e/test_runtime_browser.py loads it alone. The views' modules
+// start with this file (see __init__.py).
 //
-// Why hand-written rather than tfjs or onnxruntime-web: the decoders are three kinds of
+// Why hand-written rather than tfjs or onnxruntime-web: the models are three kinds of
 // layer and a few million multiply-adds; this file is a few kB where those runtimes are
 // megabytes of JS or wasm, and tfjs' converter breaks on Keras 3 files. The arithmetic
-// mirrors vae/ml/export.py's numpy_decode, which is checked against Keras.
+// mirrors vae/ml/export.py's numpy_decode and numpy_encode, which are checked against Keras.
 
 export function base64ToBytes(text) {
   const binary = atob(text);
@@ -131,46 +131,88 @@ function prepareConvolution(layer, stored) {
 // vae/ml/export.py's layer types; a reshape is row-major, channels last: the same buffer.
 const LAYERS = { dense, conv2d: convolve, conv2d_transpose: convolve, reshape: null };
 
-// A description from vae/ml/export.py → layers with typed arrays and preallocated buffers,
-// so decoding allocates nothing while the pointer moves. Anything this runtime cannot run
-// exactly is refused by name here, before a single point is decoded. The arithmetic is in
-// float64, JavaScript's own numbers: no conversion at every load.
-export function prepareDecoder(description) {
-  if (description.format !== "vae-decoder/1") {
-    throw new Error(`unknown decoder format ${description.format}`);
+// One described layer → typed arrays and a preallocated output buffer, so running it allocates
+// nothing while the pointer moves. Anything this runtime cannot run exactly is refused by
+// name here (`where` says which layer), before anything is run. The arithmetic is in float64,
+// JavaScript's own numbers: no conversion at every load.
+function prepareLayer(layer, where) {
+  if (!Object.hasOwn(LAYERS, layer.type)) {
+    throw new Error(`${where}: unsupported layer type ${layer.type}`);
   }
-  const layers = description.layers.map((layer, i) => {
-    if (!Object.hasOwn(LAYERS, layer.type)) {
-      throw new Error(`layer ${i}: unsupported layer type ${layer.type}`);
-    }
-    if (layer.type === "reshape") return { type: "reshape" };
-    if (!Object.hasOwn(ACTIVATIONS, layer.activation)) {
-      throw new Error(`layer ${i} (${layer.type}): unsupported activation ${layer.activation}; ` +
-        `the browser decoder runs ${Object.keys(ACTIVATIONS).join(", ")}`);
-    }
-    const stored = base64ToFloat32(layer.kernel);
-    return {
-      ...layer,
-      run: LAYERS[layer.type],
-      activate: ACTIVATIONS[layer.activation],
-      ...(layer.type === "dense" ? { kernel: Float64Array.from(stored) } : prepareConvolution(layer, stored)),
-      bias: Float64Array.from(base64ToFloat32(layer.bias)),
-      out: new Float64Array(product(layer.output_shape)),
-    };
-  });
-  return { latentDim: description.latent_dim, outputShape: description.output_shape, layers };
+  if (layer.type === "reshape") return { type: "reshape" };
+  if (!Object.hasOwn(ACTIVATIONS, layer.activation)) {
+    throw new Error(`${where} (${layer.type}): unsupported activation ${layer.activation}; ` +
+      `the browser runtime runs ${Object.keys(ACTIVATIONS).join(", ")}`);
+  }
+  const stored = base64ToFloat32(layer.kernel);
+  return {
+    ...layer,
+    run: LAYERS[layer.type],
+    activate: ACTIVATIONS[layer.activation],
+    ...(layer.type === "dense" ? { kernel: Float64Array.from(stored) } : prepareConvolution(layer, stored)),
+    bias: Float64Array.from(base64ToFloat32(layer.bias)),
+    out: new Float64Array(product(layer.output_shape)),
+  };
+}
+
+function prepareLayers(layers, side = "") {
+  return layers.map((layer, i) => prepareLayer(layer, `${side}layer ${i}`));
+}
+
+// A prepared layer on x → its own output buffer, reused by the next call.
+function runLayer(layer, x) {
+  const out = layer.run(x, layer);
+  if (layer.activate) layer.activate(out);
+  return out;
+}
+
+function runLayers(layers, x) {
+  for (const layer of layers) if (layer.run) x = runLayer(layer, x); // a reshape has no run
+  return x;
+}
+
+function checkFormat(description, format, what) {
+  if (description?.format !== format) throw new Error(`unknown ${what} format ${description?.format}`);
+}
+
+// A decoder description from vae/ml/export.py, ready to decode.
+export function prepareDecoder(description) {
+  checkFormat(description, "vae-decoder/1", "decoder");
+  return { latentDim: description.latent_dim, outputShape: description.output_shape,
+    layers: prepareLayers(description.layers) };
 }
 
 // z (array of latentDim numbers) → Float64Array of the decoder's output, channels last.
 // The returned buffer is reused by the next call: copy it to keep it.
 export function decode(decoder, z) {
-  let x = Float64Array.from(z);
-  for (const layer of decoder.layers) {
-    if (!layer.run) continue; // a reshape
-    x = layer.run(x, layer);
-    if (layer.activate) layer.activate(x);
+  return runLayers(decoder.layers, Float64Array.from(z));
+}
+
+// An encoder description from vae/ml/export.py, ready to encode: its layers, then the two
+// Dense heads, each with a buffer of its own, so that both read the same features.
+export function prepareEncoder(description) {
+  checkFormat(description, "vae-encoder/1", "encoder");
+  const head = (name) => {
+    const layer = description[name];
+    if (!layer || layer.type !== "dense") throw new Error(`encoder ${name}: the head must be a dense layer`);
+    return prepareLayer(layer, `encoder ${name}`);
+  };
+  return { latentDim: description.latent_dim, inputShape: description.input_shape,
+    layers: prepareLayers(description.layers, "encoder "), zMean: head("z_mean"), zLogVar: head("z_log_var"),
+    input: new Float64Array(product(description.input_shape)) };
+}
+
+// pixels (rows × cols × channels numbers in [0, 1], row-major, channels last: what the model
+// was trained on) → {mean, logVar}, each a Float64Array of latentDim numbers. The Sampling
+// layer is not here: z = mean + exp(logVar / 2) · ε, with ε drawn by the caller. The returned
+// buffers are reused by the next call: copy them to keep them.
+export function encode(encoder, pixels) {
+  if (pixels.length !== encoder.input.length) {
+    throw new Error(`encode: ${pixels.length} values for an input of ${encoder.inputShape.join("×")}`);
   }
-  return x;
+  encoder.input.set(pixels);
+  const features = runLayers(encoder.layers, encoder.input);
+  return { mean: runLayer(encoder.zMean, features), logVar: runLayer(encoder.zLogVar, features) };
 }
 
 // The k nearest codes to z by Euclidean distance; the majority label, ties to the
@@ -198,6 +240,7 @@ export function modelFromPayload(payload) {
   return {
     key: payload.key,
     decoder: prepareDecoder(payload.decoder),
+    encoder: prepareEncoder(payload.encoder),
     codes: base64ToFloat32(payload.codes),
     labels: base64ToBytes(payload.labels),
     classNames: payload.class_names,
