@@ -185,7 +185,8 @@ class DrawView {
   }
 
   showImage(pixels, shape, from) {
-    this.source = { pixels, shape, q: encode(this.model.encoder, pixels), from };
+    const q = encode(this.model.encoder, pixels); // buffers the next encode reuses: copied
+    this.source = { pixels, shape, q: { mean: Float64Array.from(q.mean), logVar: Float64Array.from(q.logVar) }, from };
     this.show(false);
   }
 
