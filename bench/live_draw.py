@@ -79,6 +79,7 @@ def draw_updates(page, url, model, n_strokes):
     view = page.locator(f"{DRAW_VIEW}[data-ready=true]")
     view.wait_for(timeout=90_000)
     page.locator(CANVAS).wait_for()
+    page.locator(f"{DRAW_VIEW}[data-canvas]").wait_for()
     page.evaluate("performance.clearMeasures('vae-draw-update')")
     sent_while_down = 0
     for points in strokes(page.locator(CANVAS).bounding_box(), n_strokes):

@@ -54,7 +54,7 @@ def test_a_stroke_lands_on_the_plane_with_its_ellipse(page, server):
     page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=30_000)
     wait_settled(page, runs)
     z = json.loads(view.get_attribute("data-z"))
-    assert f"Encoded at z = ({fmt(z[0])}, {fmt(z[1])}), σ = (" in view.locator(".readout").inner_text()
+    assert f"μ = ({fmt(z[0])}, {fmt(z[1])}), σ = (" in view.locator(".readout").inner_text()
     assert view.get_attribute("data-label") in [str(d) for d in range(10)]
     assert f"Looks like {view.get_attribute('data-label')} · " in view.locator(".looks").inner_text()
     # the model's input and the reconstruction, decoded in the page, are pictures

@@ -29,6 +29,7 @@ def open_draw(page, server, width=1400, height=1000):
     view = page.locator(f"{DRAW_VIEW}[data-ready=true]")
     view.wait_for(timeout=60_000)
     page.locator(CANVAS).wait_for()
+    page.locator(f"{DRAW_VIEW}[data-canvas]").wait_for()  # the view follows the canvas
     return view
 
 
@@ -94,6 +95,7 @@ def test_a_finger_draws_at_390_px(browser, server):
         wait_ready(page)
         view = page.locator(f"{DRAW_VIEW}[data-ready=true]")
         view.wait_for(timeout=60_000)
+        page.locator(f"{DRAW_VIEW}[data-canvas]").wait_for()
         canvas = page.locator(CANVAS)
         canvas.scroll_into_view_if_needed()
         points = stroke_points(canvas.bounding_box())

@@ -124,7 +124,7 @@ def test_a_page_through_nginx_works_and_every_request_reaches_one_replica(browse
     page.mouse.up()
     page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=60_000)
     wait_ready(page)
-    assert "Encoded at z = (" in page.locator(f"{DRAW_VIEW} .readout").inner_text()
+    assert "μ = (" in page.locator(f"{DRAW_VIEW} .readout").inner_text()
     screenshot(page, "replicas-draw-through-nginx")
     # a test image picked on the map comes from the replica's /media
     open_tab(page, "Test-set map")

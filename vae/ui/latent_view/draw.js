@@ -117,6 +117,7 @@ class DrawView {
   // -- the canvas beside the view
 
   watchCanvas(key) {
+    if (this.canvas && !this.canvas.upper.isConnected) this.detachCanvas(); // remounted: find it again
     if (key !== this.canvasKey) {
       this.detachCanvas();
       this.canvasKey = key;
@@ -142,7 +143,9 @@ class DrawView {
     this.canvas = { host, lower, upper, detach: () => {
       for (const [type, fn] of listeners) upper.removeEventListener(type, fn);
       window.removeEventListener("pointerup", up);
+      delete this.root.dataset.canvas;
     } };
+    this.root.dataset.canvas = this.canvasKey; // following this canvas (tests wait for it)
     this.fromCanvas(); // what it holds already (a rerun, or a drawing made before the view mounted)
   }
 
