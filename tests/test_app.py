@@ -231,11 +231,11 @@ def test_drawing_is_encoded_and_marked_on_the_map(explorer):
     assert not at.exception
     expected_z, _ = explorer.encode(preprocess_drawing(np.asarray(image)).image)
     assert np.allclose(at.session_state["drawn"]["z_mean"], expected_z, atol=1e-5)
-    # the Draw tab's plane gets z, σ and the model's input; the page holds the rest
-    drawn = component_data(at, "vae_latent_draw")["drawn"]
-    assert np.allclose(drawn["z"], expected_z, atol=1e-5)
-    assert np.allclose(drawn["sigma"], np.exp(0.5 * at.session_state["drawn"]["z_log_var"]), atol=1e-6)
-    assert drawn["shape"] == list(explorer.image_shape)
+    # the Draw view reads the canvas itself: it gets the canvas' key, the drawing recipe and
+    # the code Python kept (for tests: it encodes the drawing in the page); the page holds the rest
+    data = component_data(at, "vae_latent_draw")
+    assert np.allclose(data["drawn"]["z"], expected_z, atol=1e-5)
+    assert data["canvas_key"] == "canvas_0" and data["recipe"]["side"] == explorer.image_shape[0]
     assert not chart_specs(at), "no plotly map of the test set is sent with a drawing"
 
 

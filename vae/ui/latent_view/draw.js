@@ -176,7 +176,8 @@ class DrawView {
     const prepared = preprocess(ink.alpha, ink.width, ink.height, this.recipe);
     if (prepared.blank) {
       this.source = null;
-      this.show(false, prepared.message);
+      this.show(false, prepared.bbox ? prepared.message : null); // an empty canvas gets the invitation
+
     } else {
       this.showImage(prepared.pixels, [this.recipe.side, this.recipe.side], "canvas");
     }

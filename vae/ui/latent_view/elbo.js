@@ -88,13 +88,13 @@ export class ElboPanel {
           <tr class="total"><th scope="row">−ELBO (their sum)</th><td></td><td></td></tr>
         </tbody>
       </table>
-      <p class="weighting hint"></p>
+      <p class="weighting note"></p>
       <div class="elbo-row">
         <figure><canvas class="heat" width="112" height="112" role="img"></canvas>
           <figcaption>where the reconstruction cost is</figcaption></figure>
         <div class="reparam">
-          <div class="eps readout"></div>
-          <div class="zs readout"></div>
+          <div class="eps numbers"></div>
+          <div class="zs numbers"></div>
           <button type="button" class="new-eps">Draw new ε</button>
         </div>
       </div>
