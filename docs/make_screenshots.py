@@ -7,6 +7,7 @@ Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Play
 (1400 × 1000 css px), and writes:
 
   pad.*  draw.*  map.*  manifold.*  interpolate.*  train.*  model.*   one per tab
+  draw-elbo.*      the whole Draw view after a stroke: the plane, the ELBO taken apart, ε
   pad-sweep.webp   the pad and its digit while the pointer sweeps through the classes
 
 Each still is written as a 256-colour PNG or as WebP, whichever is smaller (PNG near a
@@ -135,6 +136,7 @@ def draw_shot(page, url, out_dir):
     open_tab(page, url, "Draw")
     canvas = page.locator(".st-key-canvas_0 canvas.upper-canvas")
     canvas.wait_for(timeout=60_000)
+    page.locator(f"{DRAW_VIEW}[data-canvas]").wait_for(timeout=60_000)  # the view follows the canvas
     box = canvas.bounding_box()
     w, h = box["width"], box["height"]
     # a "2": an arc over the top, a diagonal down to the left, a stroke along the bottom
@@ -147,9 +149,15 @@ def draw_shot(page, url, out_dir):
     for x, y in stroke[1:]:
         page.mouse.move(box["x"] + x * w, box["y"] + y * h, steps=2)
     page.mouse.up()
-    page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=60_000)
+    page.locator(f"{DRAW_VIEW}[data-server-z]:not([data-server-z=''])").wait_for(timeout=60_000)
     settle(page)
-    return [save_still(page.screenshot(), out_dir, "draw")], {}
+    still = save_still(page.screenshot(), out_dir, "draw")
+    page.set_viewport_size({**VIEWPORT, "height": 1900})  # the whole view, its ELBO panel included
+    page.locator(f"{DRAW_VIEW} details.explain summary").click()
+    settle(page)
+    whole = save_still(page.locator(DRAW_VIEW).screenshot(), out_dir, "draw-elbo")
+    page.set_viewport_size(VIEWPORT)
+    return [still, whole], {}
 
 
 def tab_shot(page, url, out_dir, view, name, ready_selector):
