@@ -88,6 +88,7 @@ def draw_updates(page, url, model, n_strokes):
     sent_while_down = 0
     for points in strokes(page.locator(CANVAS).bounding_box(), n_strokes):
         page.mouse.move(*points[0])
+        server_z = view.get_attribute("data-server-z")
         sent = len(runs.sent)
         page.mouse.down()
         for x, y in points[1:]:
@@ -98,8 +99,10 @@ def draw_updates(page, url, model, n_strokes):
         sent_while_down += len(runs.sent) - sent
         page.mouse.up()
         page.wait_for_function("el => el.dataset.penDown === 'false'", arg=view.element_handle())
-        page.wait_for_function("el => el.dataset.serverZ", arg=view.element_handle(), timeout=90_000)
-        wait_settled(page, runs)  # the canvas' one message after the pen lifted is answered
+        # the canvas' one message after the pen lifted is answered (Python's code of this stroke)
+        page.wait_for_function("([el, z]) => el.dataset.serverZ && el.dataset.serverZ !== z",
+                               arg=[view.element_handle(), server_z], timeout=90_000)
+        wait_settled(page, runs)
     durations = page.evaluate("performance.getEntriesByName('vae-draw-update').map(e => e.duration)")
     compute = page.evaluate("performance.getEntriesByName('vae-draw-compute').map(e => e.duration)")
     from_event = page.evaluate("performance.getEntriesByName('vae-draw-update-from-event').map(e => e.duration)")
