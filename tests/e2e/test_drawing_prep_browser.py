@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from harness.browser import REPO_ROOT
 from vae.data.drawing import drawing_recipe, preprocess_drawing
-from vae.ui.latent_view import module_source
+from vae.ui.latent_view import VIEW_JS, module_source
 
 pytestmark = pytest.mark.browser
 
@@ -341,7 +341,8 @@ def test_the_centre_of_mass_is_numpys_to_the_bit(prep_page):
 
 
 def test_drawing_js_joins_a_views_module_without_a_clash_of_names(prep_page):
-    source = module_source("draw") + "\n" + DRAWING_JS.read_text()
+    assert "drawing.js" in VIEW_JS["draw"]
+    source = module_source("draw")
     exported = prep_page.evaluate("""async (source) => {
         const module = await import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})));
         return typeof module.preprocess; }""", source)

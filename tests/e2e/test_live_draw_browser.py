@@ -190,3 +190,36 @@ def test_the_pages_elbo_terms_are_likelihood_pys_on_100_test_images(terms_page, 
                                                     images.reshape(100, -1).tolist(), eps.tolist()]))
     worst = np.max(np.abs(page - python), axis=0)
     assert worst[0] < 0.01 and worst[1] < 0.01, f"reconstruction off by {worst[0]:.4f}, KL by {worst[1]:.4f} nats"
+
+
+PAGE_CODES = """([payload, sets, recipe]) => {
+    const model = window.vae.modelFromPayload(payload);
+    return sets.map(([alpha, side]) => {
+        const bytes = Uint8Array.from(atob(alpha), (c) => c.charCodeAt(0));
+        const prepared = window.vae.preprocess(bytes, side, side, recipe);
+        return prepared.blank ? null : Array.from(window.vae.encode(model.encoder, prepared.pixels).mean);
+    });
+}"""
+
+
+def test_the_pages_code_of_a_drawing_is_pythons_on_every_stroke_set(terms_page):
+    """The recipe and the encoder together: for every drawn stroke set (88, at 280 and 560 px),
+    the z the page computes from its own input is within 1e-3 of the z Keras computes from
+    Python's input."""
+    import base64
+
+    from e2e.test_drawing_prep_browser import SETS  # the module as pytest imports it (tests/ is on the path)
+    from vae.data.drawing import drawing_recipe, preprocess_drawing
+    from vae.explorer import open_explorer
+    from vae.store.versions import open_dir
+
+    explorer = open_explorer(open_dir(REPO_ROOT / "models" / "reference"))
+    sets = [(base64.b64encode(rgba[..., 3].tobytes()).decode(), canvas) for _, _, canvas, rgba in SETS]
+    page = terms_page.evaluate(PAGE_CODES, [explorer.browser_payload(), sets, drawing_recipe()])
+    drawn = [(name, preprocess_drawing(rgba).image, z) for (name, _, _, rgba), z in zip(SETS, page)]
+    assert all((image is None) == (z is None) for _, image, z in drawn), "blank verdicts differ"
+    drawn = [(name, image, z) for name, image, z in drawn if image is not None]
+    assert len(drawn) >= 50
+    keras = explorer.model.encoder.predict(np.stack([image for _, image, _ in drawn])[..., None], verbose=0)[0]
+    worst = np.max(np.abs(np.array([z for _, _, z in drawn]) - keras), axis=1)
+    assert worst.max() < 1e-3, {name: float(w) for (name, _, _), w in zip(drawn, worst) if w >= 1e-3}

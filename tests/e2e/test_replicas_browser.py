@@ -122,7 +122,7 @@ def test_a_page_through_nginx_works_and_every_request_reaches_one_replica(browse
     for k in range(1, 25):
         page.mouse.move(c["x"] + 150 - k, c["y"] + 40 + k * 8)
     page.mouse.up()
-    page.locator(f"{DRAW_VIEW}[data-z]").wait_for(timeout=60_000)
+    page.locator(f"{DRAW_VIEW}[data-pen-down=false][data-server-z]:not([data-server-z=''])").wait_for(timeout=60_000)
     wait_ready(page)
     assert "μ = (" in page.locator(f"{DRAW_VIEW} .readout").inner_text()
     screenshot(page, "replicas-draw-through-nginx")

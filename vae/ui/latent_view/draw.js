@@ -13,6 +13,7 @@ const DRAWS = new WeakMap(); // parentElement → DrawView
 const N_SIGMA = 2; // in 2-D, the 2σ ellipse holds 1 − e⁻² ≈ 86% of q(z|x)
 const CANVAS_HOST = "[data-testid=stBidiComponentIsolated]"; // the canvas component's shadow host
 const FIND_CANVAS_MS = 250; // how often to look for a canvas mounted after the view
+const FINAL_TRIES = 30; // frames to wait, after the pen lifts, for the canvas to redraw the stroke
 
 const EXPLAIN = `
   <summary>What am I looking at?</summary>
@@ -105,7 +106,8 @@ class DrawView {
       this.showImage(Float32Array.from(base64ToBytes(data.image.pixels), (v) => v / 255), data.image.shape, "image");
     } else {
       this.watchCanvas(data.canvas_key || null);
-      if (!this.canvas && !this.source) this.show();
+      if (this.canvas && !this.penDown && !this.frame) this.fromCanvas(); // the toolbar's undo or reset
+      else if (!this.canvas && !this.source) this.show();
     }
     this.root.dataset.ready = "true";
   }
@@ -160,12 +162,12 @@ class DrawView {
   // A move is answered in a task right after its event (the canvas draws the new segment in its
   // own listeners first), unless this frame was answered already: then at the next frame. So at
   // most one re-encode per animation frame, however many moves came, and no frame of waiting.
-  // After the pen lifts the canvas turns the stroke into a path on its lower layer: read it two
-  // frames on, once settled.
+  // After the pen lifts the canvas turns the stroke into a path on its lower layer, in a frame of
+  // its own: read it from the next frame on, until that layer holds the ink again.
   schedule(final = false) {
     if (final) {
       cancelAnimationFrame(this.frame);
-      this.frame = requestAnimationFrame(() => { this.frame = requestAnimationFrame(() => { this.frame = 0; this.fromCanvas(); }); });
+      this.frame = requestAnimationFrame(() => { this.frame = 0; this.fromCanvas(FINAL_TRIES); });
       return;
     }
     if (this.frame || this.queued) return;
@@ -191,7 +193,9 @@ class DrawView {
     requestAnimationFrame(tick);
   }
 
-  fromCanvas() {
+  // triesLeft: after the pen lifted, how many more frames to wait for the canvas to show the
+  // finished stroke when it reads as blank (its layers hand the stroke over in between).
+  fromCanvas(triesLeft = 0) {
     if (!this.canvas || !this.model || !this.recipe) return;
     const computing = performance.now();
     const started = this.moveAt || computing, event = this.eventAt || started; // the first move it answers
@@ -200,6 +204,10 @@ class DrawView {
     const { lower, upper } = this.canvas;
     const ink = inkOf(lower, this.penDown ? upper : null);
     const prepared = preprocess(ink.alpha, ink.width, ink.height, this.recipe);
+    if (prepared.blank && this.source && triesLeft > 0) { // the stroke between the two layers
+      this.frame = requestAnimationFrame(() => { this.frame = 0; this.fromCanvas(triesLeft - 1); });
+      return;
+    }
     if (prepared.blank) {
       this.source = null;
       this.show(false, prepared.bbox ? prepared.message : null); // an empty canvas gets the invitation

@@ -51,22 +51,13 @@ export function standardNormal(n) {
 // The per-pixel cost as a heat map: white (no cost) through orange to dark red (the image's
 // most costly pixel), so the shape of the mistakes shows whatever their size.
 export function drawHeat(canvas, cost, shape, top) {
-  const [h, w] = shape;
-  const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(w, h);
-  for (let p = 0; p < h * w; p++) {
+  paintPixels(canvas, shape, (p, rgba, i) => {
     const t = top > 0 ? Math.min(1, cost[p] / top) : 0;
-    image.data[4 * p] = Math.round(255 - 115 * t); // 255 → 140
-    image.data[4 * p + 1] = Math.round(255 - 255 * Math.min(1, 1.4 * t)); // → 0, sooner
-    image.data[4 * p + 2] = Math.round(255 - 255 * Math.min(1, 3 * t)); // → 0, soonest
-    image.data[4 * p + 3] = 255;
-  }
-  const scratch = (drawHeat.scratch ??= document.createElement("canvas"));
-  scratch.width = w;
-  scratch.height = h;
-  scratch.getContext("2d").putImageData(image, 0, 0);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(scratch, 0, 0, canvas.width, canvas.height);
+    rgba[i] = Math.round(255 - 115 * t); // 255 → 140
+    rgba[i + 1] = Math.round(255 - 255 * Math.min(1, 1.4 * t)); // → 0, sooner
+    rgba[i + 2] = Math.round(255 - 255 * Math.min(1, 3 * t)); // → 0, soonest
+    rgba[i + 3] = 255;
+  });
 }
 
 const fmtNats = (v) => v.toFixed(1);

@@ -1,22 +1,27 @@
 // Drawing for the latent views: a decoded image, the latent plane (axes, the test codes, a
 // layer on top for what follows the pointer) and the legend of classes.
 
-// Decoder output (values in [0, 1], ink high) → a grey image on `canvas`, pixels kept crisp.
-export function drawImage(canvas, pixels, shape) {
+// An image of `shape` (rows, cols) on `canvas`, scaled up with its pixels kept crisp;
+// colour(p, rgba, i) writes pixel p's four bytes at rgba[i..i+3].
+export function paintPixels(canvas, shape, colour) {
   const [h, w] = shape;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(w, h);
-  for (let p = 0; p < h * w; p++) {
-    const v = Math.round(Math.min(1, Math.max(0, pixels[p])) * 255);
-    image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = v;
-    image.data[4 * p + 3] = 255;
-  }
-  const scratch = (drawImage.scratch ??= document.createElement("canvas"));
+  for (let p = 0; p < h * w; p++) colour(p, image.data, 4 * p);
+  const scratch = (paintPixels.scratch ??= document.createElement("canvas"));
   scratch.width = w;
   scratch.height = h;
   scratch.getContext("2d").putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(scratch, 0, 0, canvas.width, canvas.height);
+}
+
+// Decoder output (values in [0, 1], ink high) → a grey image on `canvas`.
+export function drawImage(canvas, pixels, shape) {
+  paintPixels(canvas, shape, (p, rgba, i) => {
+    rgba[i] = rgba[i + 1] = rgba[i + 2] = Math.round(Math.min(1, Math.max(0, pixels[p])) * 255);
+    rgba[i + 3] = 255;
+  });
 }
 
 // A coordinate as the views print it: two decimals, a true minus sign, no "−0.00".
