@@ -335,20 +335,11 @@ class S3Versions:
                       prefix=f"{self.root}/{name}", fs=self.fs)
 
     def _download(self, name, key, raw, files):
-        if time.monotonic() < self._down_until:
-            raise StoreUnavailable(self.problem)
         try:
-            fetched = self._remote(name, key, raw, files)()
+            return self._call(self._remote(name, key, raw, files))  # a store that fails is marked down
         except FileMismatch as err:
             self._bad[(name, key)] = str(err).split(": ", 1)[-1]  # listed as damaged from now on
             raise
-        except DamagedVersionError:
-            raise
-        except _store_errors() as err:
-            with self._lock:
-                problem = self._went_down(err)
-            raise StoreUnavailable(problem) from err
-        return fetched
 
     # -- write, delete ----------------------------------------------------------------------
 
