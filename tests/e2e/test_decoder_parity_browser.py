@@ -8,14 +8,14 @@ so two mutated descriptions (a transposed kernel, padding off by one) must break
 One browser page for all models: runtime.js is loaded once as an ES module, and each
 model's payload (what a real page receives) is handed to it through page.evaluate.
 """
-import copy
 import json
 
 import numpy as np
 import pytest
 
 from harness.browser import REPO_ROOT
-from vae.ml.export import b64_float32, from_b64_float32, numpy_decode
+from e2e.mutations import padding_off_by_one, transposed_kernel
+from vae.ml.export import numpy_decode
 from vae.store.disk import list_model_dirs
 
 pytestmark = pytest.mark.browser
@@ -101,40 +101,14 @@ def test_js_decoder_matches_keras(decoder_page, explorers, model_name):
     assert len(set(python_labels)) >= 3, "the grid should cross several classes"
 
 
-def _last_dense(mutated):
-    layer = [l for l in mutated["layers"] if l["type"] == "dense"][-1]
-    shape = (layer["input_shape"][0], layer["output_shape"][0])
-    return layer, from_b64_float32(layer["kernel"], shape)
-
-
+# The mistakes: in the first transposed (or any, for the padding) convolution, or the last Dense
+# layer of a decoder without one
 def _transposed_kernel(description):
-    """Swap the two spatial axes of the first Conv2DTranspose kernel (kh, kw, out, in); a
-    decoder of Dense layers only gets its last kernel read in the other memory order."""
-    mutated = copy.deepcopy(description)
-    layer = next((l for l in mutated["layers"] if l["type"] == "conv2d_transpose"), None)
-    if layer is None:
-        layer, kernel = _last_dense(mutated)
-        layer["kernel"] = b64_float32(np.ascontiguousarray(kernel.T).reshape(kernel.shape))
-        return mutated
-    kh, kw = layer["kernel_size"]
-    kernel = from_b64_float32(layer["kernel"], (kh, kw, layer["output_shape"][2], layer["input_shape"][2]))
-    layer["kernel"] = b64_float32(np.swapaxes(kernel, 0, 1))
-    layer["kernel_size"] = [kw, kh]
-    return mutated
+    return transposed_kernel(description, ("conv2d_transpose",), dense=-1)
 
 
 def _padding_off_by_one(description):
-    """One more row of padding at the top of the first convolution; a decoder of Dense layers
-    only gets the outputs of its last layer shifted by one unit."""
-    mutated = copy.deepcopy(description)
-    layer = next((l for l in mutated["layers"] if l["type"] in ("conv2d", "conv2d_transpose")), None)
-    if layer is None:
-        layer, kernel = _last_dense(mutated)
-        bias = from_b64_float32(layer["bias"], (kernel.shape[1],))
-        layer["kernel"], layer["bias"] = b64_float32(np.roll(kernel, 1, axis=1)), b64_float32(np.roll(bias, 1))
-        return mutated
-    layer["pad"] = [layer["pad"][0] + 1, layer["pad"][1]]
-    return mutated
+    return padding_off_by_one(description, ("conv2d", "conv2d_transpose"), dense=-1)
 
 
 @pytest.mark.parametrize("mutate", [_transposed_kernel, _padding_off_by_one], ids=["transposed-kernel", "padding+1"])

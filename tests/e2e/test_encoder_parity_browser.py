@@ -8,15 +8,15 @@ oracle, reading the same mutated description, still agrees with the page.
 
 The decoder's parity is tests/e2e/test_decoder_parity_browser.py; this file follows it.
 """
-import copy
 import json
 
 import numpy as np
 import pytest
 
 from harness.browser import REPO_ROOT
+from e2e.mutations import padding_off_by_one, transposed_kernel
 from vae.data.arrays import to_model_input
-from vae.ml.export import b64_float32, from_b64_float32, numpy_encode
+from vae.ml.export import b64_float32, numpy_encode
 from vae.store.disk import list_model_dirs
 
 pytestmark = pytest.mark.browser
@@ -95,43 +95,13 @@ def test_js_encoder_matches_keras(encoder_page, explorers, model_name):
     assert np.abs(keras_mean - keras_log_var).max() > 1.0
 
 
-def _first(description, kinds):
-    return next((layer for layer in description["layers"] if layer["type"] in kinds), None)
-
-
-def _dense_kernel(layer):
-    return from_b64_float32(layer["kernel"], (layer["input_shape"][0], layer["output_shape"][0]))
-
-
+# The mistakes: in the first Conv2D, or the first Dense layer of an encoder without one
 def _transposed_kernel(description):
-    """Swap the two spatial axes of the first Conv2D kernel (kh, kw, in, out); an encoder of Dense
-    layers only gets its first kernel read in the other memory order."""
-    mutated = copy.deepcopy(description)
-    layer = _first(mutated, ("conv2d",))
-    if layer is None:
-        layer = _first(mutated, ("dense",))
-        kernel = _dense_kernel(layer)
-        layer["kernel"] = b64_float32(np.ascontiguousarray(kernel.T).reshape(kernel.shape))
-        return mutated
-    kh, kw = layer["kernel_size"]
-    kernel = from_b64_float32(layer["kernel"], (kh, kw, layer["input_shape"][2], layer["output_shape"][2]))
-    layer["kernel"] = b64_float32(np.swapaxes(kernel, 0, 1))
-    layer["kernel_size"] = [kw, kh]
-    return mutated
+    return transposed_kernel(description, ("conv2d",), dense=0)
 
 
 def _padding_off_by_one(description):
-    """One more row of padding at the top of the first convolution; an encoder of Dense layers
-    only gets the outputs of its first layer shifted by one unit."""
-    mutated = copy.deepcopy(description)
-    layer = _first(mutated, ("conv2d",))
-    if layer is None:
-        layer = _first(mutated, ("dense",))
-        kernel, bias = _dense_kernel(layer), from_b64_float32(layer["bias"], (layer["output_shape"][0],))
-        layer["kernel"], layer["bias"] = b64_float32(np.roll(kernel, 1, axis=1)), b64_float32(np.roll(bias, 1))
-        return mutated
-    layer["pad"] = [layer["pad"][0] + 1, layer["pad"][1]]
-    return mutated
+    return padding_off_by_one(description, ("conv2d",), dense=0)
 
 
 @pytest.mark.parametrize("mutate", [_transposed_kernel, _padding_off_by_one], ids=["transposed-kernel", "padding+1"])

@@ -1,5 +1,4 @@
 """The explorer in a real Chromium: load, draw, read the legend, every tab's content."""
-import json
 import urllib.parse
 
 import pytest
