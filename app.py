@@ -7,7 +7,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
+from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, page_style, testmap, training  # noqa: E402
 from vae.ml.architectures import headline  # noqa: E402
 from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
@@ -15,8 +15,7 @@ from vae.store.disk import DEFAULT_MODEL  # noqa: E402
 from vae.ui.state import TABS, VIEW_KEY, active_model_name, get_explorer, start_model_loading, switch_model  # noqa: E402
 from vae.ui.training import follow_my_jobs  # noqa: E402
 
-# Streamlit's default top padding pushes the pad below the fold on a laptop screen.
-st.html("<style>[data-testid=stMainBlockContainer]{padding-top:2.5rem}</style>")
+page_style.apply()
 st.title("VAE Explorer")
 caption = st.empty()  # filled once the model, and so its dataset, is known
 primer = st.container()  # likewise

@@ -5,7 +5,12 @@ The view beside the canvas (vae.ui.latent_view, draw.js) reads the canvas in the
 dataset's drawing recipe and the encoder there, and never calls Python during a stroke. When the
 pen lifts, the canvas sends the drawing here once: it is encoded again with Keras and kept, so the
 drawing can be an endpoint on Interpolate.
+
+Drawing needs a pointer; what the view shows does not: a test image chosen by its number goes
+through the same view, and for a dataset of photographs that is the only way in.
 """
+import hashlib
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -56,6 +61,36 @@ def _drawing(result, spec):
     return None
 
 
+TEST_KEY = "draw_test"  # (test index, the canvas' drawing when it was chosen): shown instead of the drawing
+
+
+def _drawing_token(drawing):
+    """What the canvas holds, in a few bytes: a new stroke changes it."""
+    usable = drawing is not None and not drawing.is_blank
+    return hashlib.sha1(drawing.image.tobytes()).hexdigest() if usable else ""
+
+
+def _test_image_picker(explorer, token):
+    """A test image by its number, taken through the view: the keyboard's way to everything it shows."""
+    with st.container(key="draw_test_pick"):
+        a, b = st.columns([3, 2], vertical_alignment="bottom")
+        a.number_input(f"Or a test {explorer.noun}, by number", 0, len(explorer.x_test) - 1, step=1,
+                       key="draw_test_number")
+        if b.button("Take it through the VAE", key="draw_test_go", icon=":material/input:"):
+            st.session_state[TEST_KEY] = (int(st.session_state["draw_test_number"]), token)
+    chosen = st.session_state.get(TEST_KEY)
+    if chosen is None:
+        return None
+    if chosen[1] != token:  # the person drew since: the drawing is what they want to see now
+        st.session_state.pop(TEST_KEY)
+        return None
+    index = chosen[0]
+    label = explorer.class_names[int(explorer.y_test[index])]
+    st.markdown(f"Showing test {explorer.noun} **#{index}**, labelled **{label}**. Draw a stroke to go back to "
+                "your drawing.")
+    return index
+
+
 @tab_fragment("Draw")
 def render(explorer):
     # A fragment: a stroke reruns this section only.
@@ -63,8 +98,10 @@ def render(explorer):
         drawable = " or ".join(spec.title for spec in DATASETS.values() if spec.drawable)
         st.info(f"Drawing is for datasets of strokes, like handwritten digits. {explorer.dataset.title} "
                 f"{explorer.noun}s are grey photographs, and a mouse sketch says little about where one "
-                f"would land. Pick a model trained on {drawable} in the sidebar to draw, or browse this one on the "
-                "Test-set map.", icon=":material/draw:")
+                f"would land. Pick a model trained on {drawable} in the sidebar to draw, or take a test "
+                f"{explorer.noun} through the VAE here.", icon=":material/draw:")
+        index = _test_image_picker(explorer, token="")
+        latent_draw(explorer, key="draw_view", image=explorer.x_test[index if index is not None else 0])
         return
     left, right = st.columns([1, 2], gap="large")
     with left:
@@ -86,6 +123,10 @@ def render(explorer):
             side, box = explorer.image_shape[0], explorer.dataset.ink_box
             st.caption(f"The input is cropped, fit into {box}×{box} and centred by mass in {side}×{side}, "
                        f"as {explorer.dataset.title} was made.")
+        index = _test_image_picker(explorer, _drawing_token(drawing))
     with right:
-        latent_draw(explorer, key="draw_view", drawn=st.session_state.get("drawn"), canvas_key=canvas_key(),
-                    recipe=drawing_recipe(explorer.dataset))
+        if index is not None:
+            latent_draw(explorer, key="draw_view", image=explorer.x_test[index])
+        else:
+            latent_draw(explorer, key="draw_view", drawn=st.session_state.get("drawn"), canvas_key=canvas_key(),
+                        recipe=drawing_recipe(explorer.dataset))

@@ -6,5 +6,6 @@ from vae.data.drawing import upscale
 DISPLAY_PX = 280
 
 
-def show_digit(image, caption=None, size=DISPLAY_PX):
-    st.image(upscale(image, size), caption=caption, width=size, output_format="PNG")
+def show_digit(image, *, alt, caption=None, size=DISPLAY_PX):
+    """`alt` says what the image shows, for whoever cannot see it (a caption is not read as one)."""
+    st.image(upscale(image, size), caption=caption, width=size, output_format="PNG", alt=alt)

@@ -62,9 +62,9 @@ def render(explorer):
                 "points of the straight line in z. Drag the slider to scrub between them.")
     latent_line(explorer, key="interp_line", a=z_a, b=z_b, steps=steps,
                 t=st.session_state.get("interp_t", 0.5), labels={"a": name_a, "b": name_b})
-    originals = [(im, n) for im, n in ((image_a, "A"), (image_b, "B")) if im is not None]
+    originals = [(im, n, name) for im, n, name in ((image_a, "A", name_a), (image_b, "B", name_b)) if im is not None]
     if originals:
         cols = st.columns(len(originals) + 4)
-        for col, (im, label) in zip(cols, originals):
+        for col, (im, label, name) in zip(cols, originals):
             with col:
-                show_digit(im, size=84, caption=f"input {label}")
+                show_digit(im, size=84, caption=f"input {label}", alt=f"endpoint {label}: {name}")

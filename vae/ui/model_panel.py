@@ -121,7 +121,7 @@ def sidebar(explorer):
 def render(explorer):
     meta = explorer.metadata
     m = meta.get("metrics", {})
-    st.subheader(f"Model “{explorer.name}”")
+    st.markdown(f"## Model “{explorer.name}”")
     st.caption(f"{explorer.dataset.title} · architecture “{recorded_arch(meta)}”")
     cols = st.columns(5)
     cols[0].metric("Test −ELBO (nats)", f"{m.get('neg_elbo', float('nan')):.2f}")

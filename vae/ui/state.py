@@ -95,7 +95,7 @@ def available_models():
 
 
 # What a session knows about one model; meaningless, even wrong, under another model.
-MODEL_BOUND_KEYS = ("pad_trail", "picked_test", "drawn")  # not pad_seen: it tracks the page, not the model
+MODEL_BOUND_KEYS = ("pad_trail", "picked_test", "drawn", "map_pick_number", "map_pick_class", "draw_test_number")  # not pad_seen: it tracks the page, not the model
 
 
 def active_model_name():

@@ -230,7 +230,7 @@ def _stop(runner, job_id, keep, owner, operator):
 
 
 def _your_job(runner, s, owner, operator):
-    st.markdown(f"#### Your job · {_what(s.config)}")
+    st.markdown(f"## Your job · {_what(s.config)}")
     st.caption(f"β = {s.config.beta} · KL {s.config.kl_reduction} · learning rate "
                f"{s.config.lr_schedule} · patience {s.config.patience} · "
                f"seed {s.config.seed} · version “{s.name}”")
@@ -281,6 +281,7 @@ def _your_job(runner, s, owner, operator):
         a, b = st.columns([2, 3], gap="large")
         with a:
             st.image(upscale(preview["manifold"], PREVIEW_PX), output_format="PNG", width=PREVIEW_PX,
+                     alt=f"the decoder's images on a regular grid over the latent plane after epoch {epoch}",
                      caption=f"decoded grid over z ∈ [−{float(preview['extent']):.0f}, "
                              f"{float(preview['extent']):.0f}]²")
         with b:
@@ -290,7 +291,7 @@ def _your_job(runner, s, owner, operator):
 
 
 def _everyone(runner, statuses, owner, operator):
-    st.markdown("#### Everyone's jobs")
+    st.markdown("## Everyone's jobs")
     if not statuses:
         st.caption("No jobs yet.")
         return
@@ -381,7 +382,7 @@ def render(explorer):
     anything_active = any(s.active for s in scan.statuses)
     with st.container(key="jobs_view"):
         tab_fragment("Train", run_every=1.0 if anything_active else None)(_jobs_view)(runner, scan, owner, operator)
-    st.markdown("#### A new job")
+    st.markdown("## A new job")
     with st.container(key="new_job"):
         config = _settings_form(runner, scan.statuses, max_epochs, explorer)
     reason = (LOCKED_MESSAGE if not may_start else

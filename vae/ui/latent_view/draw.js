@@ -71,6 +71,7 @@ class DrawView {
       "where the image lands in the latent plane", () => this.drawOverlay());
     this.plane = this.map.plane;
     this.elbo = new ElboPanel(this.root.querySelector(".elbo-slot"), () => this.newEps());
+    this.announcer = new Announcer(this.root);
     this.resizer = new ResizeObserver(() => this.layout());
     this.resizer.observe(this.root);
   }
@@ -265,6 +266,8 @@ class DrawView {
       "; the arrow goes to z = μ + σ⊙ε.";
     q("canvas.input").setAttribute("aria-label", `what the model sees: ${what}, ${s.shape[0]}×${s.shape[1]}`);
     q("canvas.reconstruction").setAttribute("aria-label", `reconstruction from μ = ${fmtPoint(mean)}, looks like ${name}`);
+    this.announcer.say(`${what[0].toUpperCase()}${what.slice(1)} lands at μ = ${fmtPoint(mean)}; its reconstruction ` +
+      `looks like ${name}; −ELBO ${fmtNats(terms.negElbo)} nats.`);
     this.root.dataset.label = name;
     this.root.dataset.z = JSON.stringify(mean); // what is on show, as numbers (for tests and bench/)
     this.root.dataset.sigma = JSON.stringify(sigma);
@@ -311,6 +314,7 @@ class DrawView {
   }
 
   destroy() {
+    this.announcer.destroy();
     this.detachCanvas();
     cancelAnimationFrame(this.frame);
     this.resizer.disconnect();

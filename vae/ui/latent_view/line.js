@@ -13,10 +13,10 @@ class LineView {
     this.root.className = "vae-line";
     this.root.innerHTML = `
       <div class="status" role="status"></div>
-      <div class="strip" aria-label="decoded points along the line"></div>
+      <div class="strip" role="group" aria-label="decoded points along the line"></div>
       <div class="line-body">
         <div class="scrub">
-          <canvas class="digit" width="224" height="224" aria-label="decoded image at t"></canvas>
+          <canvas class="digit" width="224" height="224" role="img" aria-label="decoded image at t"></canvas>
           <label>Position along the line, t = <span class="t"></span>
             <input type="range" min="0" max="1" step="0.01" aria-label="position along the line (t)">
           </label>
@@ -31,7 +31,12 @@ class LineView {
     this.slider = this.root.querySelector("input");
     this.status = this.root.querySelector(".status");
     this.digit = this.root.querySelector("canvas.digit");
-    this.onInput = (e) => this.model && this.scrub(Number(this.slider.value), e.timeStamp);
+    this.announcer = new Announcer(this.root);
+    this.onInput = (e) => {
+      if (!this.model) return;
+      this.scrub(Number(this.slider.value), e.timeStamp);
+      this.announcer.say(this.digit.getAttribute("aria-label"));
+    };
     this.onChange = () => this.setStateValue("t", Number(this.slider.value));
     this.slider.addEventListener("input", this.onInput);
     this.slider.addEventListener("change", this.onChange);
@@ -92,6 +97,7 @@ class LineView {
       canvas.width = canvas.height = 64;
       if (i === 0 || i === this.steps - 1) canvas.className = "end";
       canvas.title = `t = ${t.toFixed(2)}`;
+      labelImage(canvas, `decoded at t = ${t.toFixed(2)}`);
       drawImage(canvas, decode(this.model.decoder, lerp(this.a, this.b, t)), this.model.decoder.outputShape);
       strip.append(canvas);
     }
@@ -103,7 +109,8 @@ class LineView {
     drawImage(this.digit, decode(this.model.decoder, z), this.model.decoder.outputShape);
     this.root.querySelector(".t").textContent = t.toFixed(2);
     this.root.querySelector(".z").textContent = fmtPoint(z);
-    showLooksLike(this.root.querySelector(".looks"), this.model, z);
+    const name = showLooksLike(this.root.querySelector(".looks"), this.model, z);
+    labelImage(this.digit, `decoded ${this.model.noun} at t = ${t.toFixed(2)}, z = ${fmtPoint(z)}, looks like ${name}`);
     this.root.dataset.t = t.toFixed(2);
     this.drawPath();
     if (eventTime !== undefined) {
@@ -144,6 +151,7 @@ class LineView {
   }
 
   destroy() {
+    this.announcer.destroy();
     this.resizer.disconnect();
     this.slider.removeEventListener("input", this.onInput);
     this.slider.removeEventListener("change", this.onChange);

@@ -31,7 +31,7 @@ class Pad {
         <div class="legend" aria-label="classes"></div>
       </div>
       <div class="pad-side">
-        <canvas class="digit" width="${DIGIT_PX}" height="${DIGIT_PX}" aria-label="decoded image"></canvas>
+        <canvas class="digit" width="${DIGIT_PX}" height="${DIGIT_PX}" role="img" aria-label="decoded image"></canvas>
         <div class="readout"><span class="which"></span> z = (<span class="z0"></span>, <span class="z1"></span>)</div>
         <div class="looks"></div>
         <div class="hint"></div>
@@ -45,6 +45,7 @@ class Pad {
       "latent pad: move to decode, click to keep", () => this.drawOverlay());
     this.plane = this.map.plane;
     this.digit = this.root.querySelector(".digit");
+    this.announcer = new Announcer(this.root);
     this.listen();
     this.resizer = new ResizeObserver(() => this.layout());
     this.resizer.observe(this.root);
@@ -103,6 +104,7 @@ class Pad {
             Math.min(y1, Math.max(y0, from[1] + moves[e.key][1] * step)),
           ];
           this.render(e.timeStamp);
+          this.announce("", this.cursor);
           e.preventDefault();
         } else if (e.key === "Enter" || e.key === " ") {
           this.commit(this.cursor ?? this.committed);
@@ -128,6 +130,13 @@ class Pad {
     this.history = this.history.slice(-HISTORY);
     this.setStateValue("commit", { id: this.id, seq: this.seq, points: this.history });
     this.render();
+    this.announce("Kept ", z);
+  }
+
+  // The point on show and the verdict, for a screen reader: after a keyboard move or a kept point.
+  announce(prefix, z) {
+    const looks = looksLike(this.model.codes, this.model.labels, this.model.classNames.length, z, this.model.k);
+    this.announcer.say(`${prefix}z = ${fmtPoint(z)}: looks like ${this.model.classNames[looks.label]}`);
   }
 
   layout() {
@@ -186,6 +195,7 @@ class Pad {
     q(".z0").textContent = fmtCoord(z[0]);
     q(".z1").textContent = fmtCoord(z[1]);
     const name = showLooksLike(q(".looks"), this.model, z);
+    labelImage(this.digit, `decoded ${this.model.noun} at z = ${fmtPoint(z)}, looks like ${name}`);
     this.root.dataset.label = name;
     this.root.dataset.point = JSON.stringify(this.committed); // the kept point, as numbers (for tests)
     this.drawOverlay();
@@ -240,6 +250,7 @@ class Pad {
   }
 
   destroy() {
+    this.announcer.destroy();
     this.resizer.disconnect();
     for (const [name, handler] of Object.entries(this.handlers)) this.plane.overlay.removeEventListener(name, handler);
     this.map.destroy();

@@ -24,6 +24,34 @@ export function drawImage(canvas, pixels, shape) {
   });
 }
 
+// A canvas that shows an image, named for whoever cannot see it: a screen reader reads the label.
+export function labelImage(canvas, label) {
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", label);
+}
+
+// A polite live region: a screen reader hears the latest message once the person pauses, never
+// every step of a held arrow key or a dragged slider (each say() restarts the wait).
+export const ANNOUNCE_QUIET_MS = 600;
+export class Announcer {
+  constructor(container) {
+    this.el = document.createElement("div");
+    this.el.className = "announce visually-hidden";
+    this.el.setAttribute("aria-live", "polite");
+    this.el.setAttribute("aria-atomic", "true");
+    container.append(this.el);
+  }
+
+  say(text) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.el.textContent = text; }, ANNOUNCE_QUIET_MS);
+  }
+
+  destroy() {
+    clearTimeout(this.timer);
+  }
+}
+
 // A coordinate as the views print it: two decimals, a true minus sign, no "−0.00".
 export const fmtCoord = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
 export const fmtPoint = (z) => `(${z.map(fmtCoord).join(", ")})`;
@@ -33,8 +61,12 @@ export function showLooksLike(el, model, z) {
   const looks = looksLike(model.codes, model.labels, model.classNames.length, z, model.k);
   const strong = document.createElement("strong");
   strong.textContent = model.classNames[looks.label];
-  strong.style.color = model.colors[looks.label];
-  el.replaceChildren("Looks like ", strong,
+  // The class colour on a swatch, not on the text: several of the palette's colours are too
+  // light to read on white (WCAG's 4.5:1).
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.style.background = model.colors[looks.label];
+  el.replaceChildren("Looks like ", swatch, strong,
     ` · ${Math.round(looks.share * looks.k)} of the ${looks.k} nearest test ${model.noun}s`);
   return strong.textContent;
 }
