@@ -1,4 +1,4 @@
-"""vae.settings: where each setting comes from, what a bad value gets, and the settings table in docs/operators.md."""
+"""vae.settings: where each setting comes from, what a bad value gets, and the table in docs/operators.md."""
 import pytest
 
 from vae import settings
