@@ -1,4 +1,4 @@
-"""Make the README's pictures from the real app in Chromium: one screenshot per tab and an
+"""Make the docs' pictures (docs/img) from the real app in Chromium: one screenshot per tab and an
 animated WebP of a pad sweep with the digit morphing.
 
     python docs/make_screenshots.py [--out docs/img] [--frames 40]
@@ -12,7 +12,7 @@ Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Play
 
 Each still is written as a 256-colour PNG or as WebP, whichever is smaller (PNG near a
 tie), so the set stays under about 1 MB; a remake keeps each file's format so that the
-README's links hold. The sizes are printed at the end.
+README's and docs/' links hold. The sizes are printed at the end.
 """
 import argparse
 import io
@@ -47,7 +47,7 @@ def save_still(png_bytes, out_dir, name):
     image.save(webp, "WEBP", quality=WEBP_QUALITY, method=6)
     use_png = png.tell() <= PNG_PREFERRED_UP_TO * webp.tell()
     existing = sorted(p.suffix for p in out_dir.glob(f"{name}.*"))
-    if existing in ([".png"], [".webp"]):  # a remake keeps the format, and so the README's links
+    if existing in ([".png"], [".webp"]):  # a remake keeps the format, and so the docs' links
         use_png = existing == [".png"]
     data, ext = (png, "png") if use_png else (webp, "webp")
     for old in out_dir.glob(f"{name}.*"):

@@ -1,6 +1,6 @@
 """A real Ray cluster on this machine for tests and benchmarks (not a test file).
 
-Started as the README says (`ray start --head --num-cpus 2`, the dashboard and its Jobs API on
+Started as docs/deployment.md says (`ray start --head --num-cpus 2`, the dashboard and its Jobs API on
 127.0.0.1; workers with `ray start --address=HEAD:PORT`), but kept to itself: its own temporary
 folder, its own ports and its own process groups, so that stopping it ends exactly its
 processes, and two test runs on one machine do not stop each other's. (`ray stop` would end
@@ -14,7 +14,7 @@ from harness.server import free_port
 
 
 class RayCluster:
-    """A real Ray cluster on this machine, started as the README says (`ray start --head
+    """A real Ray cluster on this machine, started as docs/deployment.md says (`ray start --head
     --num-cpus 2`, the dashboard and its Jobs API on 127.0.0.1), but kept to itself: its own
     temporary folder, its own ports and its own process group, so that it is stopped by
     ending exactly its processes. (`ray stop` would end every Ray process on the machine,
@@ -78,7 +78,7 @@ class RayCluster:
                 time.sleep(0.5)
 
     def add_worker(self, num_cpus=1):
-        """A second node joining as the README says (`ray start --address=HEAD:PORT`): on this
+        """A second node joining as docs/deployment.md says (`ray start --address=HEAD:PORT`): on this
         one machine it is a second raylet with its own CPUs. `stop` ends it with the head."""
         self._ray_start(f"--address=127.0.0.1:{self.gcs}", "--num-cpus", str(num_cpus))
 

@@ -1,7 +1,7 @@
 """`python -m vae.evaluate`: the held-out metrics of a saved version (vae.ml.metrics), printed
 or recorded in its metadata.json.
 
-The model cards in the README: `--json` gives −ELBO, reconstruction, KL and 5-NN;
+The model cards in docs/models.md: `--json` gives −ELBO, reconstruction, KL and 5-NN;
 `--json --iwae-k 1000 --iwae-images 2000` adds their IWAE row.
 
 Usage: python -m vae.evaluate [--model DIR] [--json] [--iwae-k K] [--iwae-images N]

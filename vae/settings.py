@@ -5,7 +5,7 @@ A setting comes from its environment variable, else from the `[vae]` table of
 them), else its default. A value that cannot be used raises SettingError, naming the variable
 and what it accepts: a typo in a deployment must be told, not silently replaced.
 
-The README's settings tables are checked against SETTINGS (tests/test_settings.py).
+The settings table in docs/operators.md is checked against SETTINGS (tests/test_settings.py).
 Plain Python: no Streamlit, no TensorFlow.
 """
 import dataclasses
@@ -34,7 +34,7 @@ class Setting:
     env: str  # environment variable
     secret: str | None  # key under [vae] in secrets.toml; None: environment only
     default: str | None  # as text, the way it would be written in the environment
-    help: str  # one line for the README's tables
+    help: str  # one line for the documented table
 
 
 SETTINGS = {
@@ -236,7 +236,7 @@ def job_cpus():
 
 
 def markdown_table():
-    """The README's settings table (between its settings-table markers), made from SETTINGS."""
+    """The settings table (between docs/operators.md's settings-table markers), made from SETTINGS."""
     rows = ["| Setting | Environment | `.streamlit/secrets.toml` | Default | What it does |",
             "|---|---|---|---|---|"]
     for setting in SETTINGS.values():
@@ -248,14 +248,14 @@ def markdown_table():
 
 
 def update_readme(path):
-    """Replace the table between the README's settings-table markers with markdown_table()."""
+    """Replace the table between a page's settings-table markers with markdown_table()."""
     text = Path(path).read_text()
     head, rest = text.split("<!-- settings-table -->\n", 1)
     _, tail = rest.split("\n<!-- /settings-table -->", 1)
     Path(path).write_text(f"{head}<!-- settings-table -->\n{markdown_table()}\n<!-- /settings-table -->{tail}")
 
 
-if __name__ == "__main__":  # python -m vae.settings [--update README.md]
+if __name__ == "__main__":  # python -m vae.settings [--update docs/operators.md]
     import sys
     if sys.argv[1:2] == ["--update"]:
         update_readme(sys.argv[2])

@@ -14,7 +14,7 @@ REQUIRED_MODULES = ("tensorflow", "keras", "numpy")
 PROBE_SECONDS = 30.0  # a cluster too busy to answer by then is not held up: the jobs will tell
 MARKER = "VAE-PYTHON "
 HOW_TO_FIX = ("start Ray from the project's environment, e.g. `PATH=$PWD/.venv/bin:$PATH ray start --head …` "
-              "on the head and the same on every worker (README, “Running a cluster”), or install "
+              "on the head and the same on every worker (docs/deployment.md, “Running a cluster”), or install "
               "requirements.txt into the Python the nodes use")
 
 

@@ -129,7 +129,7 @@ def large_decoder(latent_dim, image_shape):
 # -- mlp: Dense layers only, built for time to quality on a CPU.
 # Large matrix products are what a CPU does best, and a 2-D code has little to unfold
 # spatially: depth in both MLPs bought more per epoch than width or convolutions did
-# (README, "Time to a good model"). A fifth of `reference`'s multiply-adds per training
+# (docs/performance.md, "Time to a good model"). A fifth of `reference`'s multiply-adds per training
 # image, under 0.25M per decode, and 371k parameters (.keras with Adam's slots < 5 MB).
 MLP_ENCODER_WIDTHS = (128, 128, 64)
 MLP_DECODER_WIDTHS = (32, 64, 128, 256)

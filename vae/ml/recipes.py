@@ -6,7 +6,7 @@ out keep TrainConfig's defaults, and explicit options given with it win
 (`python -m vae.train --recipe fast --epochs 20`).
 
 Times are for MNIST's 54,000 training images on 2 CPU cores; bench/time_to_quality.py
-measures `fast` against `reference` (README, "Time to a good model").
+measures `fast` against `reference` (docs/performance.md, "Time to a good model").
 """
 import dataclasses
 
@@ -37,7 +37,7 @@ class Recipe:
         return make_config(self.name, **overrides)
 
 
-# What won in bench/time_to_quality.py's trials (README, "Time to a good model"): Dense layers
+# What won in bench/time_to_quality.py's trials (docs/performance.md, "Time to a good model"): Dense layers
 # only, the true ELBO, batch 256 at twice the reference's rate after half an epoch of warm-up,
 # then a cosine decay. Patience = epochs: the cosine's last epochs are where quality comes from.
 FAST_OPTIONS = {"arch": "mlp", "kl_reduction": "sum", "learning_rate": 2e-3, "lr_schedule": "cosine",
