@@ -4,6 +4,7 @@ import streamlit as st
 from vae.ml.config import recorded_arch, recorded_dataset
 from vae.data.datasets import get_dataset
 from vae.ml.describe import layer_rows, parameter_count
+from vae.explorer.summaries import history_rows
 from vae.explorer.figures import history_figure
 from vae.store.disk import DEFAULT_MODEL, SHIPPED_MODELS
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
@@ -146,6 +147,8 @@ def render(explorer):
         st.plotly_chart(history_figure(meta["history"], height=360), key="model_history")
         st.caption("Solid: training batches; dotted: the held-out validation slice. "
                    "The trained loss uses the KL reduction above; −ELBO always sums KL over dims.")
+        st.markdown("**The curves at their first, best and last epochs**")
+        st.table(history_rows(meta["history"]), hide_index=True, border="horizontal")
     with st.expander("Architecture and metrics, precisely"):
         _architecture(explorer)
         noun = explorer.noun

@@ -13,7 +13,11 @@ const DRAWS = new WeakMap(); // parentElement → DrawView
 const N_SIGMA = 2; // in 2-D, the 2σ ellipse holds 1 − e⁻² ≈ 86% of q(z|x)
 const CANVAS_HOST = "[data-testid=stBidiComponentIsolated]"; // the canvas component's shadow host
 const FIND_CANVAS_MS = 250; // how often to look for a canvas mounted after the view
-const FINAL_TRIES = 30; // frames to wait, after the pen lifts, for the canvas to redraw the stroke
+const FINAL_TRIES = 30;
+// The canvas' toolbar buttons are 22.4 px, under WCAG 2.2's 24 px target size, and drop their
+// focus ring: the rules below go into the canvas component's own shadow root, the only place they reach.
+const CANVAS_TOOLBAR_CSS = `.dc-icon-button { min-width: 24px; min-height: 24px; }
+  .dc-icon-button:focus-visible { outline: 2px solid #4f46e5; outline-offset: 1px; }`; // frames to wait, after the pen lifts, for the canvas to redraw the stroke
 
 const EXPLAIN = `
   <summary>What am I looking at?</summary>
@@ -137,6 +141,12 @@ class DrawView {
     if (!lower || !upper) { // the canvas mounts in its own time, beside this view
       this.looking = setTimeout(() => this.findCanvas(), FIND_CANVAS_MS);
       return;
+    }
+    if (!host.shadowRoot.querySelector("style.vae-toolbar")) {
+      const style = document.createElement("style");
+      style.className = "vae-toolbar";
+      style.textContent = CANVAS_TOOLBAR_CSS;
+      host.shadowRoot.append(style);
     }
     const seen = (e) => { this.moveAt ||= performance.now(); this.eventAt ||= e.timeStamp; };
     const down = (e) => { this.penDown = true; this.countFrames(); seen(e); this.schedule(); };
