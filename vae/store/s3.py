@@ -43,6 +43,7 @@ from vae import settings
 from vae.store.disk import METADATA_FILE, MODEL_FILE, SHIPPED_MODELS, DEFAULT_MODEL, ModelExistsError, NotWritableError
 from vae.store.cache import FileMismatch, Remote, VersionCache
 from vae.store.disk import DamagedVersionError, sha256_file
+from vae.store.thumbnails import THUMBNAIL_FILES, thumbnails_from
 from vae.store.versions import Entry, Versions
 
 LISTING_SECONDS = 2.0  # how stale a listing may be: another server's new version shows within this
@@ -341,6 +342,39 @@ class S3Versions:
             self._bad[(name, key)] = str(err).split(": ", 1)[-1]  # listed as damaged from now on
             raise
 
+    # -- thumbnails ------------------------------------------------------------------------
+
+    def thumbnails(self, name):
+        """The gallery's Thumbnails of the version `name`, read from the store without downloading
+        the version. A version written before thumbnails existed has none in its manifest: they are
+        made once (from its browser files, downloaded into the cache) and put beside its files,
+        outside the manifest (its hash names the version's content; cleanup keeps them). Each PNG
+        records the model's SHA-256, checked against the manifest's."""
+        name = str(name)
+        if name in SHIPPED_MODELS:
+            return self.shipped.thumbnails(name)
+        entry = self.entry(name) if NAME.fullmatch(name) else None
+        if entry is None:
+            raise FileNotFoundError(f"No model version {name!r} in {self.url}")
+        if entry.damage:
+            raise DamagedVersionError(f"the model version {name!r} is damaged: {entry.damage}")
+        fingerprint = (((entry.metadata or {}).get("files") or {}).get(MODEL_FILE) or {}).get("sha256")
+        paths = {file: self._path(name, file) for file in THUMBNAIL_FILES}
+        try:
+            raws = self._call(self.fs.cat, list(paths.values()), on_error="omit")
+        except StoreUnavailable:
+            raws = {}  # made from the cached version, if this server has it
+        found = thumbnails_from({file: raws.get(path) for file, path in paths.items()}, fingerprint)
+        if found is not None:
+            return found
+        made = self.open(name).make_thumbnails()
+        for file, raw in made.items():
+            try:
+                self._call(self.fs.pipe_file, paths[file], raw)
+            except StoreUnavailable:
+                break  # shown now, kept the next time the store answers
+        return thumbnails_from(made, fingerprint)
+
     # -- write, delete ----------------------------------------------------------------------
 
     def exists(self, name):
@@ -424,7 +458,7 @@ class S3Versions:
                     continue  # deleted meanwhile
                 if table is None:
                     continue  # a damaged version: the operator decides
-                listed = set(table) | {METADATA_FILE}
+                listed = set(table) | {METADATA_FILE} | set(THUMBNAIL_FILES)  # see thumbnails()
             for file, info in files.items():
                 modified = info.get("LastModified")
                 if file not in listed and hasattr(modified, "timestamp") and modified.timestamp() < cutoff:
