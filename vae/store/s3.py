@@ -44,7 +44,7 @@ from vae.store.disk import METADATA_FILE, MODEL_FILE, SHIPPED_MODELS, DEFAULT_MO
 from vae.store.cache import FileMismatch, Remote, VersionCache
 from vae.store.disk import DamagedVersionError, sha256_file
 from vae.store.thumbnails import THUMBNAIL_FILES, thumbnails_from
-from vae.store.versions import Entry, Versions
+from vae.store.versions import Entry, Versions, featured_names
 
 LISTING_SECONDS = 2.0  # how stale a listing may be: another server's new version shows within this
 LISTING_WAIT_SECONDS = 1.0  # the longest a page waits for a listing; then it shows the last one
@@ -60,6 +60,7 @@ FORWARDED_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a version's or a file's name: never a path
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MB = 1024 * 1024
+GALLERY_DIR = ".gallery"  # the gallery's own objects (featured.json): no version's, kept by cleanup
 
 
 class StoreUnavailable(OSError):
@@ -375,6 +376,21 @@ class S3Versions:
                 break  # shown now, kept the next time the store answers
         return thumbnails_from(made, fingerprint)
 
+    def featured(self):
+        """The names the operator featured in the gallery; none while the store cannot be read."""
+        try:
+            raw = self._call(self.fs.cat_file, f"{self.root}/{GALLERY_DIR}/featured.json")
+            return featured_names(json.loads(raw))
+        except (FileNotFoundError, StoreUnavailable, ValueError):
+            return set()
+
+    def set_featured(self, name, featured=True):
+        """Feature or unfeature the version `name` for every server (one small object)."""
+        if featured and self.entry(str(name)) is None:
+            raise FileNotFoundError(f"no model version named {name!r}")
+        names = self.featured() - {name} | ({name} if featured else set())
+        self._call(self.fs.pipe_file, f"{self.root}/{GALLERY_DIR}/featured.json", json.dumps(sorted(names)).encode())
+
     # -- write, delete ----------------------------------------------------------------------
 
     def exists(self, name):
@@ -449,6 +465,8 @@ class S3Versions:
         cutoff = time.time() - older_than
         doomed = []
         for name, files in self._call(self._objects).items():
+            if name == GALLERY_DIR:
+                continue
             manifest = files.get(METADATA_FILE)
             listed = set()
             if manifest is not None:

@@ -197,6 +197,25 @@ class Versions:
         """Remove a version; the shipped ones are refused (PermissionError)."""
         disk.delete_model_dir(name, self.root)
 
+    def featured(self):
+        """The names the operator featured in the gallery (a hidden file: never listed as a version)."""
+        return featured_names(disk.read_json(self.root / FEATURED_FILE, []))
+
+    def set_featured(self, name, featured=True):
+        """Feature or unfeature the version `name` (FileNotFoundError when there is none)."""
+        if featured and self.entry(name) is None:
+            raise FileNotFoundError(f"no model version named {name!r}")
+        names = self.featured() - {name} | ({name} if featured else set())
+        disk.write_json_atomic(self.root / FEATURED_FILE, sorted(names))
+
+
+FEATURED_FILE = ".featured.json"
+
+
+def featured_names(raw):
+    """The featured names from a featured file's JSON, anything else in it ignored."""
+    return {name for name in raw if isinstance(name, str)} if isinstance(raw, list) else set()
+
 
 def open_dir(path):
     """The version in the directory `path`, wherever it is (a CLI's --model)."""
