@@ -7,7 +7,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
+from vae.ui import compare, draw, gallery, interpolate, intro, manifold, model_panel, pad, testmap, training  # noqa: E402
 from vae.ml.architectures import headline  # noqa: E402
 from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
@@ -56,10 +56,11 @@ caption.caption(f"{headline(explorer.version.arch, explorer.latent_dim)}, traine
 
 with st.sidebar:
     model_panel.sidebar(explorer)
+    compare.sidebar_link()
 
 tabs = st.tabs(TABS, key=VIEW_KEY, bind="query-params")
 sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
-            training.render, model_panel.render]
+            training.render, model_panel.render, gallery.render, compare.render]
 for tab, section in zip(tabs, sections):
     if tab.open:
         with tab:
