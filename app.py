@@ -65,5 +65,7 @@ for tab, section in zip(tabs, sections):
     if tab.open:
         with tab:
             section(explorer)
-if not tabs[0].open:  # the pad starts the model's background load itself, once it is on screen
+# The pad starts the model's background load itself, once it is on screen; the gallery and the
+# compare view need no Keras model, and importing TensorFlow would slow their first paint.
+if not (tabs[0].open or tabs[TABS.index("Gallery")].open or tabs[TABS.index("Compare")].open):
     start_model_loading(explorer)

@@ -140,3 +140,21 @@ def test_a_hostile_compare_link_keeps_a_working_page(page, gallery_server):
     no_exceptions(page)
     assert page.get_by_text("which is not a version here").count() == 1
     page.locator(f"{COMPARE}[data-ready=true]").wait_for(timeout=60_000)
+
+
+def test_a_version_that_lands_shows_within_ten_seconds_and_a_damaged_one_as_damaged(page, gallery_server):
+    url, root = gallery_server
+    open_gallery(page, url)
+    shutil.copytree(REPO_ROOT / "models" / "fast", root / ".tmp-landed")  # as a writer does: whole, then renamed
+    (root / ".tmp-landed").rename(root / "landed")
+    shutil.copytree(REPO_ROOT / "models" / "fast", root / "broken")
+    (root / "broken" / "model.keras").write_bytes(b"cut short")
+    try:
+        poll(page, lambda: {"landed", "broken"} <= {n.strip() for n in card_names(page)}, timeout=10.0,
+             message="the new versions in the gallery, without a click")
+        broken = page.locator("[class*=st-key-gallery_card_]").filter(has=page.get_by_role("heading", name="broken"))
+        poll(page, lambda: "Damaged" in broken.inner_text(), timeout=10.0, message="the damaged card")
+        no_exceptions(page)
+    finally:
+        shutil.rmtree(root / "landed")
+        shutil.rmtree(root / "broken")
