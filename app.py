@@ -7,7 +7,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import draw, interpolate, intro, manifold, model_panel, pad, page_style, testmap, training  # noqa: E402
+from vae.ui import compare, draw, gallery, interpolate, intro, manifold, model_panel, pad, page_style, testmap, training  # noqa: E402
 from vae.ml.architectures import headline  # noqa: E402
 from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
@@ -55,13 +55,16 @@ caption.caption(f"{headline(explorer.version.arch, explorer.latent_dim)}, traine
 
 with st.sidebar:
     model_panel.sidebar(explorer)
+    compare.sidebar_link()
 
 tabs = st.tabs(TABS, key=VIEW_KEY, bind="query-params")
 sections = [pad.render, draw.render, testmap.render, manifold.render, interpolate.render,
-            training.render, model_panel.render]
+            training.render, model_panel.render, gallery.render, compare.render]
 for tab, section in zip(tabs, sections):
     if tab.open:
         with tab:
             section(explorer)
-if not tabs[0].open:  # the pad starts the model's background load itself, once it is on screen
+# The pad starts the model's background load itself, once it is on screen; the gallery and the
+# compare view need no Keras model, and importing TensorFlow would slow their first paint.
+if not (tabs[0].open or tabs[TABS.index("Gallery")].open or tabs[TABS.index("Compare")].open):
     start_model_loading(explorer)

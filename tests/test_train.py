@@ -49,7 +49,8 @@ def test_two_epochs_lower_the_training_loss(tiny_model_dir):
 
 def test_training_writes_a_complete_model_directory(tiny_model_dir):
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == [
-        "decoder.json", "encoder.json", "metadata.json", "model.keras", "test_codes.npz"]
+        "decoder.json", "encoder.json", "metadata.json", "model.keras", "test_codes.npz", "thumb_manifold.png",
+        "thumb_map.png"]
     assert disk.is_model_dir(tiny_model_dir)
     assert leftovers(tiny_model_dir.parent) == []
     meta = json.loads((tiny_model_dir / "metadata.json").read_text())

@@ -50,10 +50,11 @@ def test_write_list_open_and_delete_a_version(s3_models, tmp_path, tiny):
     assert reader.list()[0] == disk.DEFAULT_MODEL and "v1" not in reader.list()  # shipped ones, no store yet
     written = write(writer, "v1", tiny)
     assert objects(writer, "v1") == ["v1/decoder.json", "v1/encoder.json", "v1/metadata.json", "v1/model.keras",
-                                     "v1/test_codes.npz"]
+                                     "v1/test_codes.npz", "v1/thumb_manifold.png", "v1/thumb_map.png"]
     manifest = json.loads(writer.fs.cat_file(f"{writer.root}/v1/metadata.json"))
     assert manifest["name"] == "v1" and set(manifest["files"]) == {"model.keras", "decoder.json", "encoder.json",
-                                                                   "test_codes.npz"}
+                                                                   "test_codes.npz", "thumb_manifold.png",
+                                                                   "thumb_map.png"}
     assert manifest["files"]["model.keras"]["sha256"] == written.fingerprint
 
     reader.refresh()

@@ -43,7 +43,8 @@ from vae import settings
 from vae.store.disk import METADATA_FILE, MODEL_FILE, SHIPPED_MODELS, DEFAULT_MODEL, ModelExistsError, NotWritableError
 from vae.store.cache import FileMismatch, Remote, VersionCache
 from vae.store.disk import DamagedVersionError, sha256_file
-from vae.store.versions import Entry, Versions
+from vae.store.thumbnails import THUMBNAIL_FILES, thumbnails_from
+from vae.store.versions import Entry, Versions, featured_names
 
 LISTING_SECONDS = 2.0  # how stale a listing may be: another server's new version shows within this
 LISTING_WAIT_SECONDS = 1.0  # the longest a page waits for a listing; then it shows the last one
@@ -59,6 +60,7 @@ FORWARDED_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a version's or a file's name: never a path
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MB = 1024 * 1024
+GALLERY_DIR = ".gallery"  # the gallery's own objects (featured.json): no version's, kept by cleanup
 
 
 class StoreUnavailable(OSError):
@@ -341,6 +343,54 @@ class S3Versions:
             self._bad[(name, key)] = str(err).split(": ", 1)[-1]  # listed as damaged from now on
             raise
 
+    # -- thumbnails ------------------------------------------------------------------------
+
+    def thumbnails(self, name):
+        """The gallery's Thumbnails of the version `name`, read from the store without downloading
+        the version. A version written before thumbnails existed has none in its manifest: they are
+        made once (from its browser files, downloaded into the cache) and put beside its files,
+        outside the manifest (its hash names the version's content; cleanup keeps them). Each PNG
+        records the model's SHA-256, checked against the manifest's."""
+        name = str(name)
+        if name in SHIPPED_MODELS:
+            return self.shipped.thumbnails(name)
+        entry = self.entry(name) if NAME.fullmatch(name) else None
+        if entry is None:
+            raise FileNotFoundError(f"No model version {name!r} in {self.url}")
+        if entry.damage:
+            raise DamagedVersionError(f"the model version {name!r} is damaged: {entry.damage}")
+        fingerprint = (((entry.metadata or {}).get("files") or {}).get(MODEL_FILE) or {}).get("sha256")
+        paths = {file: self._path(name, file) for file in THUMBNAIL_FILES}
+        try:
+            raws = self._call(self.fs.cat, list(paths.values()), on_error="omit")
+        except StoreUnavailable:
+            raws = {}  # made from the cached version, if this server has it
+        found = thumbnails_from({file: raws.get(path) for file, path in paths.items()}, fingerprint)
+        if found is not None:
+            return found
+        made = self.open(name).make_thumbnails()
+        for file, raw in made.items():
+            try:
+                self._call(self.fs.pipe_file, paths[file], raw)
+            except StoreUnavailable:
+                break  # shown now, kept the next time the store answers
+        return thumbnails_from(made, fingerprint)
+
+    def featured(self):
+        """The names the operator featured in the gallery; none while the store cannot be read."""
+        try:
+            raw = self._call(self.fs.cat_file, f"{self.root}/{GALLERY_DIR}/featured.json")
+            return featured_names(json.loads(raw))
+        except (FileNotFoundError, StoreUnavailable, ValueError):
+            return set()
+
+    def set_featured(self, name, featured=True):
+        """Feature or unfeature the version `name` for every server (one small object)."""
+        if featured and self.entry(str(name)) is None:
+            raise FileNotFoundError(f"no model version named {name!r}")
+        names = self.featured() - {name} | ({name} if featured else set())
+        self._call(self.fs.pipe_file, f"{self.root}/{GALLERY_DIR}/featured.json", json.dumps(sorted(names)).encode())
+
     # -- write, delete ----------------------------------------------------------------------
 
     def exists(self, name):
@@ -415,6 +465,8 @@ class S3Versions:
         cutoff = time.time() - older_than
         doomed = []
         for name, files in self._call(self._objects).items():
+            if name == GALLERY_DIR:
+                continue
             manifest = files.get(METADATA_FILE)
             listed = set()
             if manifest is not None:
@@ -424,7 +476,7 @@ class S3Versions:
                     continue  # deleted meanwhile
                 if table is None:
                     continue  # a damaged version: the operator decides
-                listed = set(table) | {METADATA_FILE}
+                listed = set(table) | {METADATA_FILE} | set(THUMBNAIL_FILES)  # see thumbnails()
             for file, info in files.items():
                 modified = info.get("LastModified")
                 if file not in listed and hasattr(modified, "timestamp") and modified.timestamp() < cutoff:

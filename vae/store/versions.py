@@ -6,6 +6,8 @@ model and browser files, found from its name.
                  /decoder.json    the browser files (vae.store.browser_files), made at write time,
                  /encoder.json    or once at the first open of an older version (only those it
                  /test_codes.npz  lacks: one saved before encoder.json existed gets that alone)
+                 /thumb_map.png   the gallery's thumbnails (vae.store.thumbnails), made at write time,
+                 /thumb_manifold.png  or once when the gallery first shows an older version
 
 `Versions` is a models folder with four verbs: list, open, write, delete, and what the picker
 and the runners ask before they act: `entries()`/`entry(name)` (damage, metadata and a revision
@@ -44,6 +46,7 @@ from vae.store import disk
 from vae.store.cache import Remote
 from vae.store.disk import DamagedVersionError
 from vae.store.browser_files import model_fingerprint, read_browser_files, stale_browser_files, write_browser_files
+from vae.store.thumbnails import make_thumbnails, read_thumbnails, test_labels, thumbnails_from, write_thumbnails
 from vae.ml.config import recorded_arch, recorded_dataset
 from vae.data.datasets import DatasetSpec, get_dataset
 
@@ -98,6 +101,23 @@ class Version:
         model = self.load_model()
         write_browser_files(model, self.path, x_test, stale_browser_files(self.path, self.fingerprint))
         return read_browser_files(self.path, self.fingerprint), model
+
+    def make_thumbnails(self):
+        """{file name: PNG bytes} of its thumbnails, from its browser files (made first if missing)."""
+        files = read_browser_files(self.path, self.fingerprint)
+        if files is None:
+            files, _ = self.browser_files(self.test_set()["x_test"])
+        return make_thumbnails(files.decoder, files.z_mean, test_labels(self.dataset), self.dataset.class_colors,
+                               self.fingerprint)
+
+    def thumbnails(self):
+        """Its Thumbnails, kept beside it; made and kept now when missing or stale."""
+        found = read_thumbnails(self.path, self.fingerprint)
+        if found is not None:
+            return found
+        made = self.make_thumbnails()
+        write_thumbnails(self.path, made)
+        return thumbnails_from(made, self.fingerprint)
 
 
 class Versions:
@@ -162,13 +182,39 @@ class Versions:
     def write(self, name, model, metadata, x_test):
         """Save a trained model as the new version `name`, atomically, with its browser files."""
         path = disk.write_model_dir(model, metadata, self.root / name)
-        # A crash before the browser files only means the first open makes them.
+        # A crash before the browser files or the thumbnails only means the first open makes them.
         write_browser_files(model, path, x_test)
-        return self.open(name)
+        version = self.open(name)
+        write_thumbnails(path, version.make_thumbnails())
+        return version
+
+    def thumbnails(self, name):
+        """The gallery's Thumbnails of the version `name` (made once, and kept, when it lacks them);
+        FileNotFoundError or DamagedVersionError as open()."""
+        return self.open(name).thumbnails()
 
     def delete(self, name):
         """Remove a version; the shipped ones are refused (PermissionError)."""
         disk.delete_model_dir(name, self.root)
+
+    def featured(self):
+        """The names the operator featured in the gallery (a hidden file: never listed as a version)."""
+        return featured_names(disk.read_json(self.root / FEATURED_FILE, []))
+
+    def set_featured(self, name, featured=True):
+        """Feature or unfeature the version `name` (FileNotFoundError when there is none)."""
+        if featured and self.entry(name) is None:
+            raise FileNotFoundError(f"no model version named {name!r}")
+        names = self.featured() - {name} | ({name} if featured else set())
+        disk.write_json_atomic(self.root / FEATURED_FILE, sorted(names))
+
+
+FEATURED_FILE = ".featured.json"
+
+
+def featured_names(raw):
+    """The featured names from a featured file's JSON, anything else in it ignored."""
+    return {name for name in raw if isinstance(name, str)} if isinstance(raw, list) else set()
 
 
 def open_dir(path):

@@ -15,7 +15,7 @@ from vae.store.disk import DEFAULT_MODEL
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
-TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model"]
+TABS = ["Latent pad", "Draw", "Test-set map", "Manifold", "Interpolate", "Train", "Model", "Gallery", "Compare"]
 VIEW_KEY = "view"  # app.py's tabs: the open one, bound to the URL's ?view=
 
 

@@ -18,7 +18,8 @@ from vae.ml.latent import MAX_ABS_Z
 HERE = Path(__file__).parent
 SHARED_JS = ("runtime.js", "models.js", "plane.js", "mount.js")
 VIEW_JS = {"pad": ("pad.js",), "line": ("line.js",),
-           "draw": ("drawing.js", "elbo.js", "draw.js")}  # the drawing recipe, the ELBO panel, the view
+           "draw": ("drawing.js", "elbo.js", "draw.js"),  # the drawing recipe, the ELBO panel, the view
+           "compare": ("compare.js",)}  # two versions, linked (vae/ui/compare.py)
 IN_BROWSER = "_latent_models_in_browser"  # model keys this page holds
 
 
