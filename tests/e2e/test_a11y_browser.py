@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 TAB_READY = {"Latent pad": f"{PAD_ROOT}[data-ready=true]", "Draw": f"{DRAW_VIEW}[data-ready=true]",
              "Test-set map": ".st-key-map_chart .js-plotly-plot", "Manifold": ".st-key-manifold_chart .js-plotly-plot",
              "Interpolate": f"{LINE} .vae-line[data-ready=true]", "Train": ".st-key-train_start",
-             "Model": ".st-key-model_history .js-plotly-plot"}
+             "Model": ".st-key-model_history .js-plotly-plot",
+             "Gallery": "[class*=st-key-gallery_card_] img", "Compare": ".vae-compare[data-ready=true]"}
 # Every element on show whose scrolling box is wider than itself, that would scroll sideways,
 # anywhere in the page (shadow roots included). Not counted: the tab strip, which scrolls its own
 # tabs as a widget; data tables, which WCAG's reflow exempts; and the sidebar while it is folded away.

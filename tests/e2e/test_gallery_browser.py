@@ -8,8 +8,9 @@ import pytest
 
 from harness.browser import poll, wait_ready, no_exceptions
 from harness.server import start_server, stop_server
+from tests.e2e.axe import assert_accessible
 
-from conftest import REPO_ROOT
+from harness.browser import REPO_ROOT
 
 PASSWORD = "gallery-e2e-secret"
 COMPARE = ".st-key-latent_compare .vae-compare"
@@ -87,6 +88,8 @@ def test_no_delete_unless_unlocked_and_never_for_a_shipped_version(page, gallery
     poll(page, lambda: page.get_by_role("button", name="Feature").count() == 4, message="unlocked")
     deletes = page.locator("[class*=st-key-gallery_card_]").filter(has=page.get_by_role("button", name="Delete…"))
     assert deletes.count() == 1 and deletes.locator("h3").inner_text().strip() == "trained-copy"
+    wait_ready(page)
+    assert_accessible(page, "Gallery, operator unlocked")
 
 
 def digit(page, side):
@@ -131,6 +134,8 @@ def test_a_compare_link_opens_two_linked_pads_with_aligned_maps(page, gallery_se
     a_text = page.locator(f"{COMPARE} .side-a .readout").inner_text().split("z = ")[1]
     b_text = page.locator(f"{COMPARE} .side-b .readout").inner_text().split("z = ")[1]
     assert a_text == b_text
+    wait_ready(page)
+    assert_accessible(page, "Compare, raw maps, a point kept in both")
 
 
 def test_a_hostile_compare_link_keeps_a_working_page(page, gallery_server):

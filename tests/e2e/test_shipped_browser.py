@@ -6,6 +6,7 @@ import pytest
 
 from harness.browser import REPO_ROOT, no_exceptions, pick_model, screenshot, wait_ready
 from harness.server import start_server, stop_server
+from tests.e2e.axe import assert_accessible
 from vae.store.disk import SHIPPED_MODELS
 
 pytestmark = pytest.mark.browser
@@ -42,6 +43,8 @@ def test_no_shipped_model_offers_delete_even_to_the_operator(page, operator_serv
     field.press("Enter")
     page.get_by_text("Operator mode").first.wait_for()
     page.locator(DELETE).get_by_role("button").wait_for()  # the control: a trained version offers it
+    wait_ready(page)
+    assert_accessible(page, "Model tab, operator unlocked, delete open")
 
     for name in SHIPPED_MODELS:
         pick_model(page, name)

@@ -6,6 +6,7 @@ import pytest
 
 from harness.browser import (REPO_ROOT, no_exceptions, screenshot, set_quick_run, wait_ready)
 from harness.server import start_server, stop_server
+from tests.e2e.axe import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +56,7 @@ def test_the_fast_preset_trains_in_the_browser_then_decodes_on_the_pad(page, tra
     assert success.count() == 1
     wait_ready(page)
     screenshot(page, "train-finished")
+    assert_accessible(page, "Train with a finished job and its preview")
     new_versions = [p.name for p in models.iterdir() if p.name.startswith("vae-")]
     assert len(new_versions) == 1
     name = new_versions[0]
