@@ -7,7 +7,8 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from vae.ui import compare, draw, gallery, interpolate, intro, manifold, model_panel, pad, page_style, testmap, training  # noqa: E402
+from vae.ui import (compare, draw, gallery, interpolate, intro, manifold, model_panel, notices, pad,  # noqa: E402
+                    page_style, testmap, training)  # noqa: E402
 from vae.ml.architectures import headline  # noqa: E402
 from vae.data.arrays import DataError  # noqa: E402
 from vae.settings import SettingError  # noqa: E402
@@ -19,6 +20,7 @@ page_style.apply()
 st.title("VAE Explorer")
 caption = st.empty()  # filled once the model, and so its dataset, is known
 primer = st.container()  # likewise
+notice_slot = st.container()  # what just happened: filled at the end of the run (vae/ui/notices.py)
 
 follow_my_jobs()  # a job of this session that ended with a version makes it this session's model
 try:
@@ -43,9 +45,9 @@ except Exception as err:  # a damaged or foreign model file: say which, offer th
 
 if explorer.prepared_now and st.session_state.get("_told_prepared") != name:
     st.session_state["_told_prepared"] = name
-    st.toast(f"“{name}” was saved before some of its browser files existed (the decoder, encoder and "
-             "test codes the page runs from): the missing ones were computed once now and saved beside it.",
-             icon=":material/build:")
+    notices.notify(f"“{name}” was saved before some of its browser files existed (the decoder, encoder and "
+                   "test codes the page runs from): the missing ones were computed once now and saved beside it.",
+                   icon=":material/build:")
 
 with primer:
     intro.render(explorer.dataset)
@@ -68,3 +70,5 @@ for tab, section in zip(tabs, sections):
 # compare view need no Keras model, and importing TensorFlow would slow their first paint.
 if not (tabs[0].open or tabs[TABS.index("Gallery")].open or tabs[TABS.index("Compare")].open):
     start_model_loading(explorer)
+with notice_slot:
+    notices.show()

@@ -213,7 +213,7 @@ def test_a_link_reproduces_the_pad_point():
 def test_a_bad_link_falls_back_to_the_origin(bad):
     at = run_app(z=bad)
     assert pad_data(at)["point"] == [0.0, 0.0]
-    assert any("Ignored z=" in t.value for t in at.toast)
+    assert any("Ignored z=" in t.value for t in at.info)
 
 
 def test_unknown_model_in_the_link_falls_back_to_the_default():

@@ -1,6 +1,7 @@
 """Train a tiny model from the page in a real Chromium and explore it."""
 import json
 import shutil
+import time
 
 import pytest
 
@@ -44,9 +45,15 @@ def test_the_fast_preset_trains_in_the_browser_then_decodes_on_the_pad(page, tra
         });
         new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
     }""")
+    # A second page of the same person, open on the Gallery before the version exists
+    gallery = page.context.new_page()
+    gallery.goto(url + "/?view=Gallery")
+    wait_ready(gallery)
+    cards_before = gallery.locator("[class*=st-key-gallery_card_]").count()
     page.locator(".st-key-train_start button").click()
     success = page.locator("[data-testid=stAlertContentSuccess]")
     success.wait_for(timeout=240_000)
+    landed = time.monotonic()
     seen = page.evaluate("window.vaeProgress")
     # The start-up (spawn, TensorFlow import) takes seconds, far longer than the 1 s refresh:
     # the live progress bar is always rendered at least once.
@@ -63,6 +70,16 @@ def test_the_fast_preset_trains_in_the_browser_then_decodes_on_the_pad(page, tra
     assert json.loads((models / name / "metadata.json").read_text())["options"]["recipe"] == "fast"
     # the new version is in the picker and active
     assert name in active_model(page)
+
+    # ... and in the other page's gallery without a reload, within 10 s of landing; the class view
+    # (the operator's: no password here) lists the job with its score and shows its map.
+    card = gallery.locator("[class*=st-key-gallery_card_]").filter(has=gallery.get_by_role("heading", name=name))
+    card.wait_for(timeout=max(1.0, 10.0 - (time.monotonic() - landed)) * 1000)
+    assert gallery.locator("[class*=st-key-gallery_card_]").count() == cards_before + 1
+    gallery.locator(f"img[alt^='Latent map of {name}, trained by ']").wait_for(timeout=10_000)
+    row = gallery.locator("[data-testid=stTable] tr").filter(has_text=name)
+    assert "finished" in row.inner_text() and "fast" in row.inner_text()
+    gallery.close()
 
     page.get_by_role("tab", name="Latent pad").click()
     wait_ready(page)

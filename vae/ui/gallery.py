@@ -1,6 +1,7 @@
 """The Gallery tab: every version this page may open (the sidebar picker's list), each a card with
 its two thumbnails and what it is, sorted and filtered; from a card, open it or compare it with
-the active model; the operator may feature it or delete it (never a shipped one).
+the active model; the operator may feature it or delete it (never a shipped one), and sees the
+class: everyone's jobs of this session and the maps of what they made (vae/ui/class_view.py).
 
 The first screen draws PAGE_SIZE cards; "Show more" adds as many again, so a store of a hundred
 versions costs a dozen thumbnails, each read (or made, once) and then cached by its revision.
@@ -13,7 +14,9 @@ import streamlit as st
 from vae.explorer.gallery import PAGE_SIZE, SORTS, datasets_in, filter_cards, gallery_cards, owners_from_jobs, sort_cards
 from vae.jobs import RunnerUnavailable
 from vae.settings import SettingError
+from vae.ui import class_view
 from vae.ui.browser_identity import browser_owner
+from vae.ui.notices import notify, show as show_notices
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import VIEW_KEY, models_store, switch_model, tab_fragment
 from vae.ui.training import job_runner
@@ -83,7 +86,7 @@ def _delete(name, active):
     if name == active:
         from vae.store.disk import DEFAULT_MODEL
         switch_model(DEFAULT_MODEL)
-    st.toast(f"Deleted the version “{name}”.")
+    notify(f"Deleted the version “{name}”.", icon=":material/delete:")
 
 
 # -- drawing
@@ -162,6 +165,7 @@ def _controls(cards, owner):
 @tab_fragment("Gallery", run_every=REFRESH_SECONDS)
 def render(explorer):
     st.header("Gallery of model versions")
+    show_notices()  # a delete from a card reruns this tab only
     store = models_store()
     if store.problem:
         st.warning(store.problem, icon=":material/cloud_off:")
@@ -174,6 +178,10 @@ def render(explorer):
         st.error(st.session_state.pop("gallery_error"))
     owner = browser_owner()
     cards = gallery_cards(store.entries(), store.featured(), _owners())
+    if operator:
+        class_view.render({c.name: c for c in cards},
+                          lambda card: _thumbnails(store.location, card.name, card.revision).latent_map)
+        st.markdown("## Every version")
     by, dataset, only_owner = _controls(cards, owner)
     chosen = sort_cards(filter_cards(cards, dataset, only_owner), by)
     shown = st.session_state.get(SHOWN_KEY, PAGE_SIZE)

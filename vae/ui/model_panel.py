@@ -7,6 +7,7 @@ from vae.ml.describe import layer_rows, parameter_count
 from vae.explorer.summaries import history_rows
 from vae.explorer.figures import history_figure
 from vae.store.disk import DEFAULT_MODEL, SHIPPED_MODELS
+from vae.ui.notices import notify
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import available_models, models_store, switch_model
 
@@ -62,7 +63,7 @@ def _delete(name):
         st.session_state["delete_error"] = str(err)
         return
     switch_model(DEFAULT_MODEL)
-    st.toast(f"Deleted the version “{name}”.")
+    notify(f"Deleted the version “{name}”.", icon=":material/delete:")
 
 
 def _when(iso):

@@ -12,6 +12,7 @@ from vae.explorer import open_explorer
 from vae.ml.latent import MAX_ABS_Z
 from vae.store.location import open_versions
 from vae.store.disk import DEFAULT_MODEL
+from vae.ui.notices import notify
 
 MODEL_PARAM = "model"
 Z_PARAM = "z"
@@ -164,7 +165,8 @@ def current_point(explorer):
         from_url = st.query_params.get(Z_PARAM)
         point = parse_point(from_url, explorer.latent_dim) if from_url else None
         if from_url and point is None:
-            st.toast(f"Ignored z={from_url!r} in the link: expected two numbers like z=0.5,-1.2")
+            notify(f"Ignored z={from_url!r} in the link: expected two numbers like z=0.5,-1.2",
+                   icon=":material/link_off:")
         st.session_state["z"] = point if point is not None else np.zeros(explorer.latent_dim)
     return st.session_state["z"]
 

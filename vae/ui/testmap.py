@@ -48,10 +48,9 @@ def _keyboard_pick(explorer):
     with st.container(key="map_pick"):
         st.number_input(f"Test {explorer.noun} number", 0, len(explorer.x_test) - 1, step=1, key="map_pick_number",
                         on_change=_pick_number, help="Type a number and press Enter to inspect that image")
-        a, b = st.columns([3, 2], vertical_alignment="bottom")
-        a.selectbox("Class", explorer.class_names, key="map_pick_class")
-        b.button("Random one", key="map_pick_random", on_click=_pick_random, args=(explorer,),
-                 help=f"A random test {explorer.noun} of the chosen class")
+        st.selectbox("Class", explorer.class_names, key="map_pick_class")
+        st.button("A random one of this class", key="map_pick_random", on_click=_pick_random, args=(explorer,),
+                  width="stretch", icon=":material/casino:")
 
 
 def _in_numbers(explorer):

@@ -22,6 +22,7 @@ from vae.ml.recipes import RECIPES, make_config
 from vae.settings import HARD_MAX_EPOCHS, SettingError
 from vae.ui.browser_identity import browser_owner
 from vae.ui.model_panel import epochs_text
+from vae.ui.notices import notify
 from vae.ui.operator_lock import LOCKED_MESSAGE, password, unlock_form, unlocked
 from vae.ui.state import switch_model, tab_fragment
 
@@ -206,8 +207,8 @@ def follow_my_jobs(statuses=None):
         watched.discard(job_id)
         if s.state in ("finished", "stopped"):
             switch_model(s.name)
-            st.toast(f"Your model “{s.name}” is ready: the explorer now shows it (only to you).",
-                     icon=":material/check_circle:")
+            notify(f"Your model “{s.name}” is ready: the explorer now shows it (only to you).",
+                   icon=":material/check_circle:")
 
 
 def _progress_text(s):
