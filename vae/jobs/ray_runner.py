@@ -227,8 +227,7 @@ class RayRunner(Runner):
         if settings.is_object_store(self.models_dir):
             # the trainer uploads to the same store: its endpoint and region, never credentials
             # (a node has its own: environment, profile or role)
-            from vae.store.s3 import forwarded_environment
-            forwarded = forwarded_environment()
+            forwarded = settings.s3_forwarded_environment()
             if forwarded:
                 env["env_vars"] = forwarded
         return env or None

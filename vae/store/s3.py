@@ -31,7 +31,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
@@ -54,8 +53,6 @@ CLEANUP_EVERY = 3600.0  # a server runs cleanup at most this often
 # botocore: give up on an unreachable store within seconds; s3fs's own retry loop is turned off
 # below, so the attempts do not multiply
 CLIENT_CONFIG = {"connect_timeout": 2, "read_timeout": 4, "retries": {"max_attempts": 2, "mode": "standard"}}
-# Passed to trainers on other machines (Ray) so they reach the same store; never credentials
-FORWARDED_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a version's or a file's name: never a path
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MB = 1024 * 1024
@@ -73,14 +70,9 @@ def s3_filesystem():
     return fs
 
 
-def forwarded_environment():
-    """The store's non-secret settings from this environment, for a trainer on another machine."""
-    return {k: os.environ[k] for k in FORWARDED_ENVIRONMENT if os.environ.get(k)}
-
-
 def endpoint():
     """The store's endpoint as scheme://host:port (no user or password), or None for AWS itself."""
-    url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    url = settings.s3_endpoint_url()
     if not url:
         return None
     parts = urllib.parse.urlsplit(url)
