@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -34,6 +35,8 @@ SHIPPED_MODELS = read_shipped()  # the UI never overwrites or deletes them; ever
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"
+# A version's name (and an object store's file's): letters, digits, '.', '_', '-', never a path
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class ModelExistsError(FileExistsError):
