@@ -197,18 +197,6 @@ def list_model_dirs(models_dir=None):
     return sorted(dirs, key=lambda p: (p.name != DEFAULT_MODEL, -p.stat().st_mtime))
 
 
-def resolve_model_dir(name_or_path=None, models_dir=None):
-    """A model directory from a name in models/ or a path; the default when None."""
-    models_dir = Path(models_dir or settings.models_dir())
-    candidate = Path(name_or_path) if name_or_path else models_dir / DEFAULT_MODEL
-    if not candidate.exists() and not candidate.is_absolute():
-        candidate = models_dir / str(name_or_path)
-    if not is_model_dir(candidate):
-        raise FileNotFoundError(f"No model at {candidate}: it needs {MODEL_FILE} and {METADATA_FILE}. "
-                                f"Train one with `python -m vae.train`.")
-    return candidate
-
-
 def delete_model_dir(name, models_dir=None):
     """Remove a trained version. Shipped models are refused: the UI can never lose them.
 
