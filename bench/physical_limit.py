@@ -6,10 +6,12 @@
               browser's JavaScript runs on one). Each multiplies for about --seconds
               after a warm-up; the best and the median call are reported.
   training    each architecture trained by vae.ml.fit.fit with its recipe's batch size on
-              --train-images images for 3 epochs; the median of epochs 2-3, from the
-              epoch's start to its validation pass, gives images/s, and with
-              vae.ml.macs.training_macs the GFLOP/s it sustains and its share of the
-              all-core matmul rate measured in the same round.
+              --train-images images an epoch (fit's validation slice comes on top; the
+              images an epoch each run really used is printed as train_images) for 3
+              epochs; the median of epochs 2-3, from the epoch's start to its validation
+              pass, gives images/s, and with vae.ml.macs.training_macs the GFLOP/s it
+              sustains and its share of the matmul rate measured in the same round: of
+              all cores (fraction_of_matmul_peak) and of one core (fraction_of_one_core).
 
 The machine is shared, so --rounds repeats everything, interleaved, each in a fresh
 Python; the best matmul call is the least disturbed estimate of the peak.
@@ -93,7 +95,8 @@ def training_rate(arch, train_images):
     _, summary = fit(config, load_arrays(allow_download=False), callbacks=[clock], verbose=0)
     images_per_second = summary["train_images"] / statistics.median(clock.seconds[1:])
     macs = architecture_macs(arch)["training"]
-    return {"batch_size": config.batch_size, "images_per_second": round(images_per_second, 1),
+    return {"batch_size": config.batch_size, "train_images": summary["train_images"],
+            "images_per_second": round(images_per_second, 1),
             "training_macs_per_image": macs, "gflops": round(2 * macs * images_per_second / 1e9, 1)}
 
 
@@ -120,17 +123,22 @@ def main(argv=None):
     rounds = []
     for _ in range(args.rounds):
         measured = {name: run_in_child(name, args) for name in ENGINES + tuple(ARCH_RECIPES)}
-        peak = measured["tensorflow"]["best_gflops"]
+        peak, one_core = measured["tensorflow"]["best_gflops"], measured["tensorflow-one-core"]["best_gflops"]
         for arch in ARCH_RECIPES:
             measured[arch]["fraction_of_matmul_peak"] = round(measured[arch]["gflops"] / peak, 3)
+            measured[arch]["fraction_of_one_core"] = round(measured[arch]["gflops"] / one_core, 3)
         measured["load_average"] = [round(v, 2) for v in os.getloadavg()]
         rounds.append(measured)
     best = {name: max(r[name]["best_gflops"] for r in rounds) for name in ENGINES}
+
+    def span(key):
+        return {arch: [min(r[arch][key] for r in rounds), max(r[arch][key] for r in rounds)] for arch in ARCH_RECIPES}
+
     print(json.dumps({"n": args.n, "cores": os.cpu_count(), "peak_gflops": max(best["tensorflow"], best["numpy"]),
                       "peak_gflops_one_core": best["tensorflow-one-core"], "best": best,
-                      "training_fraction_range": {arch: [min(r[arch]["fraction_of_matmul_peak"] for r in rounds),
-                                                         max(r[arch]["fraction_of_matmul_peak"] for r in rounds)]
-                                                  for arch in ARCH_RECIPES},
+                      "train_images_per_epoch": sorted({r[arch]["train_images"] for r in rounds for arch in ARCH_RECIPES}),
+                      "training_fraction_range": span("fraction_of_matmul_peak"),
+                      "training_fraction_of_one_core_range": span("fraction_of_one_core"),
                       "rounds": rounds}))
     return 0
 
