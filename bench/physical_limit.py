@@ -10,8 +10,9 @@
               images an epoch each run really used is printed as train_images) for 3
               epochs; the median of epochs 2-3, from the epoch's start to its validation
               pass, gives images/s, and with vae.ml.macs.training_macs the GFLOP/s it
-              sustains and its share of the matmul rate measured in the same round: of
-              all cores (fraction_of_matmul_peak) and of one core (fraction_of_one_core).
+              sustains, and its share of the matmul rate: of all cores in the same round
+              (fraction_of_matmul_peak), and of one core's best call over the rounds
+              (fraction_of_one_core: a core's peak, which a round's disturbed call understates).
 
 The machine is shared, so --rounds repeats everything, interleaved, each in a fresh
 Python; the best matmul call is the least disturbed estimate of the peak.
@@ -106,6 +107,25 @@ def run_in_child(engine, args):
                     "--train-images", args.train_images)
 
 
+def summary(rounds, n):
+    """The rounds, with the peaks (the best call of all rounds: the least disturbed) and each
+    architecture's share of them: of all cores in its own round, and of one core's best."""
+    best = {name: max(r[name]["best_gflops"] for r in rounds) for name in ENGINES}
+    for r in rounds:
+        for arch in ARCH_RECIPES:
+            r[arch]["fraction_of_one_core"] = round(r[arch]["gflops"] / best["tensorflow-one-core"], 3)
+
+    def span(key):
+        return {arch: [min(r[arch][key] for r in rounds), max(r[arch][key] for r in rounds)] for arch in ARCH_RECIPES}
+
+    return {"n": n, "cores": os.cpu_count(), "peak_gflops": max(best["tensorflow"], best["numpy"]),
+            "peak_gflops_one_core": best["tensorflow-one-core"], "best": best,
+            "train_images_per_epoch": sorted({r[arch]["train_images"] for r in rounds for arch in ARCH_RECIPES}),
+            "training_fraction_range": span("fraction_of_matmul_peak"),
+            "training_fraction_of_one_core_range": span("fraction_of_one_core"),
+            "rounds": rounds}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=4096)
@@ -123,23 +143,12 @@ def main(argv=None):
     rounds = []
     for _ in range(args.rounds):
         measured = {name: run_in_child(name, args) for name in ENGINES + tuple(ARCH_RECIPES)}
-        peak, one_core = measured["tensorflow"]["best_gflops"], measured["tensorflow-one-core"]["best_gflops"]
+        peak = measured["tensorflow"]["best_gflops"]
         for arch in ARCH_RECIPES:
             measured[arch]["fraction_of_matmul_peak"] = round(measured[arch]["gflops"] / peak, 3)
-            measured[arch]["fraction_of_one_core"] = round(measured[arch]["gflops"] / one_core, 3)
         measured["load_average"] = [round(v, 2) for v in os.getloadavg()]
         rounds.append(measured)
-    best = {name: max(r[name]["best_gflops"] for r in rounds) for name in ENGINES}
-
-    def span(key):
-        return {arch: [min(r[arch][key] for r in rounds), max(r[arch][key] for r in rounds)] for arch in ARCH_RECIPES}
-
-    print(json.dumps({"n": args.n, "cores": os.cpu_count(), "peak_gflops": max(best["tensorflow"], best["numpy"]),
-                      "peak_gflops_one_core": best["tensorflow-one-core"], "best": best,
-                      "train_images_per_epoch": sorted({r[arch]["train_images"] for r in rounds for arch in ARCH_RECIPES}),
-                      "training_fraction_range": span("fraction_of_matmul_peak"),
-                      "training_fraction_of_one_core_range": span("fraction_of_one_core"),
-                      "rounds": rounds}))
+    print(json.dumps(summary(rounds, args.n)))
     return 0
 
 

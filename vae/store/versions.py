@@ -18,8 +18,8 @@ Opening a model for the explorer is a straight trip down the layers (every call 
 module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
 
   ui.state.get_explorer(name)
-    model_store.open_versions().open(name) → Version
-                                          (an s3:// store: versions_s3 → version_cache, the
+    location.open_versions().open(name) → Version
+                                          (an s3:// store: vae.store.s3 → vae.store.cache, the
                                           download, then Versions(cache folder).open, as below)
     explorer.open_explorer(version)       (or a directory or name: versions.open_dir, a CLI's --model)
       Versions.open(name) → Version       → store (is it a version, damaged?, metadata.json),
