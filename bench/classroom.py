@@ -1,7 +1,7 @@
 """A class trains at once: ten people start a quick run within 5 s of each other. Prints JSON.
 
 Each person is one browser (one `vae_browser` cookie) with two tabs, at Streamlit's protocol
-level (bench/streamlit_client.py, the users of bench/load.py): on the Train tab they ask for
+level (bench/streamlit_client.py, the users of bench/users.py): on the Train tab they ask for
 2,000 images and 1 epoch, press Start, and watch their job as the page does (the fragment's
 run_every), reading their place in the queue; on the pad they keep a point every ~2 s all along.
 
@@ -30,7 +30,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.load import DONE_WORDS, Server, Stats, User, gather_bounded, job_name  # noqa: E402
+from bench.app_server import Server  # noqa: E402
+from bench.users import DONE_WORDS, Stats, User, gather_bounded, job_name  # noqa: E402
 from harness.ray_cluster import RayCluster  # noqa: E402
 
 LIMIT, EPOCHS = 2000, 1

@@ -1,8 +1,9 @@
 """What one decode costs in the browser, for every shipped model, in one page. Prints JSON.
 
-The live pad's work per pointer move is decoder.js's `decode` plus the 10-nearest-code
-"looks like" label. This loads decoder.js (as it ships) into headless Chromium, hands it
-each model's browser payload (what a real page receives), and times batches of --batch
+The live pad's work per pointer move is the runtime's `decode` plus the 10-nearest-code
+"looks like" label (vae/ui/latent_view/runtime.js, the first module of every view's page).
+This loads runtime.js (as it ships) into headless Chromium, hands it each model's browser
+payload (what a real page receives, through the runtime's modelFromPayload), and times batches of --batch
 decodes at points across the model's extent, then the same with the label. Per model:
 the median ms per decode (and per decode + label), the decoder's multiply-adds
 (vae.ml.macs), the GFLOP/s that makes, and the ratio to `reference` measured in the same page.
@@ -23,14 +24,14 @@ sys.path.insert(0, str(REPO))
 
 from harness.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-DECODER_JS = REPO / "vae" / "ui" / "latent_view" / "decoder.js"
+RUNTIME_JS = REPO / "vae" / "ui" / "latent_view" / "runtime.js"  # decode, looksLike, modelFromPayload
 LOAD_MODULE = """async (source) => {
     const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
-    window.vaeDecoder = await import(url);
+    window.vaeRuntime = await import(url);
 }"""
 # Times `batches` batches of `batch` decodes (optionally with the label) at the given points.
 TIME_DECODES = """([key, points, batch, batches, withLabel]) => {
-    const m = window.vaeDecoder, model = window.models[key];
+    const m = window.vaeRuntime, model = window.models[key];
     let sink = 0, i = 0;
     const one = () => {
         const z = points[i++ % points.length];
@@ -64,7 +65,8 @@ def payloads():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=50, help="decodes per timed batch")
+    parser.add_argument("--batch", type=int, default=50,
+                        help="decodes per timed batch (the page's clock ticks 0.1 ms: a batch must last longer)")
     parser.add_argument("--batches", type=int, default=40)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -77,10 +79,10 @@ def main(argv=None):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_content("<!doctype html><title>decode timing</title><body></body>")
-        page.evaluate(LOAD_MODULE, DECODER_JS.read_text())
+        page.evaluate(LOAD_MODULE, RUNTIME_JS.read_text())
         page.evaluate("() => { window.models = {}; }")
         for name, (payload, _, _) in models.items():
-            page.evaluate("([key, payload]) => { window.models[key] = window.vaeDecoder.modelFromPayload(payload); }",
+            page.evaluate("([key, payload]) => { window.models[key] = window.vaeRuntime.modelFromPayload(payload); }",
                           [name, payload])
         for _ in range(args.rounds):
             for name, (_, points, _) in models.items():

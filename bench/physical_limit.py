@@ -6,10 +6,13 @@
               browser's JavaScript runs on one). Each multiplies for about --seconds
               after a warm-up; the best and the median call are reported.
   training    each architecture trained by vae.ml.fit.fit with its recipe's batch size on
-              --train-images images for 3 epochs; the median of epochs 2-3, from the
-              epoch's start to its validation pass, gives images/s, and with
-              vae.ml.macs.training_macs the GFLOP/s it sustains and its share of the
-              all-core matmul rate measured in the same round.
+              --train-images images an epoch (fit's validation slice comes on top; the
+              images an epoch each run really used is printed as train_images) for 3
+              epochs; the median of epochs 2-3, from the epoch's start to its validation
+              pass, gives images/s, and with vae.ml.macs.training_macs the GFLOP/s it
+              sustains, and its share of the matmul rate: of all cores in the same round
+              (fraction_of_matmul_peak), and of one core's best call over the rounds
+              (fraction_of_one_core: a core's peak, which a round's disturbed call understates).
 
 The machine is shared, so --rounds repeats everything, interleaved, each in a fresh
 Python; the best matmul call is the least disturbed estimate of the peak.
@@ -93,7 +96,8 @@ def training_rate(arch, train_images):
     _, summary = fit(config, load_arrays(allow_download=False), callbacks=[clock], verbose=0)
     images_per_second = summary["train_images"] / statistics.median(clock.seconds[1:])
     macs = architecture_macs(arch)["training"]
-    return {"batch_size": config.batch_size, "images_per_second": round(images_per_second, 1),
+    return {"batch_size": config.batch_size, "train_images": summary["train_images"],
+            "images_per_second": round(images_per_second, 1),
             "training_macs_per_image": macs, "gflops": round(2 * macs * images_per_second / 1e9, 1)}
 
 
@@ -101,6 +105,25 @@ def run_in_child(engine, args):
     """Each measurement in a fresh Python: thread settings must be made before TensorFlow starts."""
     return run_json(__file__, "--engine", engine, "--n", args.n, "--seconds", args.seconds,
                     "--train-images", args.train_images)
+
+
+def summary(rounds, n):
+    """The rounds, with the peaks (the best call of all rounds: the least disturbed) and each
+    architecture's share of them: of all cores in its own round, and of one core's best."""
+    best = {name: max(r[name]["best_gflops"] for r in rounds) for name in ENGINES}
+    for r in rounds:
+        for arch in ARCH_RECIPES:
+            r[arch]["fraction_of_one_core"] = round(r[arch]["gflops"] / best["tensorflow-one-core"], 3)
+
+    def span(key):
+        return {arch: [min(r[arch][key] for r in rounds), max(r[arch][key] for r in rounds)] for arch in ARCH_RECIPES}
+
+    return {"n": n, "cores": os.cpu_count(), "peak_gflops": max(best["tensorflow"], best["numpy"]),
+            "peak_gflops_one_core": best["tensorflow-one-core"], "best": best,
+            "train_images_per_epoch": sorted({r[arch]["train_images"] for r in rounds for arch in ARCH_RECIPES}),
+            "training_fraction_range": span("fraction_of_matmul_peak"),
+            "training_fraction_of_one_core_range": span("fraction_of_one_core"),
+            "rounds": rounds}
 
 
 def main(argv=None):
@@ -125,13 +148,7 @@ def main(argv=None):
             measured[arch]["fraction_of_matmul_peak"] = round(measured[arch]["gflops"] / peak, 3)
         measured["load_average"] = [round(v, 2) for v in os.getloadavg()]
         rounds.append(measured)
-    best = {name: max(r[name]["best_gflops"] for r in rounds) for name in ENGINES}
-    print(json.dumps({"n": args.n, "cores": os.cpu_count(), "peak_gflops": max(best["tensorflow"], best["numpy"]),
-                      "peak_gflops_one_core": best["tensorflow-one-core"], "best": best,
-                      "training_fraction_range": {arch: [min(r[arch]["fraction_of_matmul_peak"] for r in rounds),
-                                                         max(r[arch]["fraction_of_matmul_peak"] for r in rounds)]
-                                                  for arch in ARCH_RECIPES},
-                      "rounds": rounds}))
+    print(json.dumps(summary(rounds, args.n)))
     return 0
 
 

@@ -206,11 +206,8 @@ def model_extent(name):
 
 def dataset_of(model_name):
     """The DatasetSpec a shipped model was trained on."""
-    from vae.ml.config import recorded_dataset
-    from vae.data.datasets import get_dataset
-    from vae.store.disk import read_metadata, resolve_model_dir
-
-    return get_dataset(recorded_dataset(read_metadata(resolve_model_dir(model_name))))
+    from vae.store.versions import open_dir
+    return open_dir(model_name).dataset
 
 
 def geometry(page):

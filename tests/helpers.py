@@ -1,7 +1,9 @@
 """Helpers shared by several test files (fixtures live in conftest.py)."""
+import dataclasses
 import json
 import time
 
+import numpy as np
 import pytest
 
 from vae.jobs.events import PROGRESS_FILE
@@ -52,3 +54,21 @@ def training(runner, job_id):
 def leftovers(models_dir):
     """Temporary directories left in a models folder: a write that was not cleaned up."""
     return sorted(p.name for p in models_dir.glob(TMP_PREFIX + "*")) if models_dir.exists() else []
+
+
+@dataclasses.dataclass
+class LooksLike:
+    label: int  # majority label among the nearest test images
+    share: float  # fraction of neighbours that carry it
+    neighbours: np.ndarray  # test-set indices, nearest first
+
+
+def looks_like(explorer, z, k=None):
+    """The page's "looks like" (runtime.js looksLike) in Python, from vae.ml.knn: the oracle the
+    browser's labels are checked against. k: the explorer's LOOKS_LIKE_K by default."""
+    from vae.explorer import LOOKS_LIKE_K
+    from vae.ml import knn
+    idx = knn.nearest(explorer.z_test, np.asarray(z, dtype="float32")[None], k or LOOKS_LIKE_K)[0]
+    labels = explorer.y_test[idx]
+    label = int(knn.vote(labels[None], len(explorer.class_names))[0])
+    return LooksLike(label, float(np.mean(labels == label)), idx)

@@ -19,8 +19,8 @@ APP = str(REPO_ROOT / "app.py")
 @pytest.fixture(scope="module")
 def explorer():
     from vae.explorer import open_explorer
-    from vae.store.disk import resolve_model_dir
-    return open_explorer(resolve_model_dir(None))
+    from vae.store.versions import open_dir
+    return open_explorer(open_dir())
 
 
 def run_app(view=None, state=None, **query):
@@ -99,8 +99,8 @@ def keep(at, *points, mount="page-1", first_seq=1):
 
 def test_page_loads_with_the_shipped_model(explorer):
     at = run_app()
-    from vae.store.disk import read_metadata, resolve_model_dir
-    meta = read_metadata(resolve_model_dir(None))
+    from vae.store.versions import open_dir
+    meta = open_dir().metadata
     metrics = {m.label: m.value for m in at.sidebar.metric}
     assert metrics["Test −ELBO"] == f"{meta['metrics']['neg_elbo']:.1f}"
     data = pad_data(at)

@@ -172,8 +172,8 @@ def read_events(path):
 def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep, monkeypatch):
     monkeypatch.setattr(trainer.time, "monotonic", lambda: 1e6)  # a frozen clock: no timing luck
     log = events.EventLog(tmp_path / events.PROGRESS_FILE)
-    stop = trainer.StopRequest(tmp_path)
-    progress = trainer.ProgressCallback(log, stop, preview=None, patience=1)
+    stop = trainer.keras_callbacks()["StopRequest"](tmp_path)
+    progress = trainer.keras_callbacks()["ProgressCallback"](log, stop, preview=None, patience=1)
     model = types.SimpleNamespace(stop_training=False)  # all the callbacks touch
     for callback in (progress, stop):
         callback.set_model(model)
@@ -203,7 +203,7 @@ def test_callbacks_throttle_report_early_stopping_and_honour_stop(tmp_path, keep
 
 
 def test_a_stop_pressed_after_the_last_batch_still_counts(tmp_path):
-    stop = trainer.StopRequest(tmp_path)
+    stop = trainer.keras_callbacks()["StopRequest"](tmp_path)
     model = types.SimpleNamespace(stop_training=False)
     stop.set_model(model)
     stop.on_train_batch_end(99)  # the last batch: no stop yet

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from vae.explorer.figures import manifold_figure_png, tick_indices
-from vae.ml.latent import grid_coordinates, latent_extent, manifold, sigma_ellipse, tile_grid
+from vae.ml.latent import grid_coordinates, latent_extent, manifold, tile_grid
 
 
 class RecordingDecoder:
@@ -94,30 +94,6 @@ def test_tick_labels_are_thinned_for_large_grids():
     np.testing.assert_array_equal(tick_indices(5), np.arange(5))
     many = tick_indices(40, max_ticks=16)
     assert 2 <= len(many) <= 16 and many[0] == 0 and np.all(np.diff(many) == many[1])
-
-
-@pytest.mark.parametrize("points", [64, 30])
-def test_sigma_ellipse_traces_the_n_sigma_boundary(points):
-    mean, log_var = np.array([0.3, -1.2]), np.array([-1.0, 0.5])
-    ax, ay = 2 * np.exp(0.5 * log_var[0]), 2 * np.exp(0.5 * log_var[1])
-    x, y = sigma_ellipse(mean, log_var, n_sigma=2, points=points)
-    assert len(x) == len(y) >= points + 1
-    np.testing.assert_allclose(((x - 0.3) / ax) ** 2 + ((y + 1.2) / ay) ** 2, 1.0, atol=1e-9)
-    assert x[0] == x[-1] and y[0] == y[-1]
-    assert x.max() == pytest.approx(0.3 + ax, abs=1e-12)
-    assert x.min() == pytest.approx(0.3 - ax, abs=1e-12)
-    assert y.max() == pytest.approx(-1.2 + ay, abs=1e-12)
-    assert y.min() == pytest.approx(-1.2 - ay, abs=1e-12)
-
-
-def test_sigma_ellipse_scales_with_n_sigma():
-    x, _ = sigma_ellipse([0.0, 0.0], [0.0, 0.0], n_sigma=1)
-    assert x.max() == pytest.approx(1.0, abs=1e-12)
-
-
-def test_sigma_ellipse_rejects_the_wrong_shape():
-    with pytest.raises(ValueError):
-        sigma_ellipse([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
 
 
 def test_latent_extent_ignores_outliers_and_pads():

@@ -56,7 +56,7 @@ def find_cycle(graph):
 
 # The floors, from the bottom up: a module's floor is its longest matching prefix.
 FLOORS = (
-    ("settings and data", ("vae.settings", "vae.operator_password", "vae.data")),
+    ("settings and data", ("vae.settings", "vae.operator_password", "vae.error_text", "vae.data")),
     ("the model and its maths", ("vae.ml",)),
     ("the store", ("vae.store",)),
     ("the command lines", ("vae.train", "vae.evaluate")),
@@ -204,12 +204,12 @@ def test_the_call_check_sees_a_callback_that_climbs(tmp_path, monkeypatch):
     called from vae.store.versions, which does not import s3) counts as a climb."""
     import dataclasses
 
-    from vae.store import s3
+    from vae.store.s3 import link
     from vae.store.versions import open_dir
     version = open_dir(REPO_ROOT / "models" / "reference")
-    climbing = dataclasses.replace(version, path=tmp_path, refetch=s3.endpoint)  # any s3 function
+    climbing = dataclasses.replace(version, path=tmp_path, refetch=link.endpoint)  # any s3 function
     calls = calls_between_modules(lambda: climbing.model_file)
-    assert ("vae.store.versions", "vae.store.s3") in climbing_calls(calls)
+    assert ("vae.store.versions", "vae.store.s3.link") in climbing_calls(calls)
 
 
 @pytest.mark.s3
@@ -233,7 +233,8 @@ def test_opening_from_an_object_store_and_refetching_go_down_the_layers(s3_model
         explorer = open_explorer(reader.open("v1"))
 
     calls = calls_between_modules(open_it)
-    assert ("vae.store.s3", "vae.store.cache") in calls, "the open downloaded nothing"
+    assert any(caller.startswith("vae.store.s3.") and callee == "vae.store.cache" for caller, callee in calls), \
+        "the open downloaded nothing"
     assert climbing_calls(calls) == []
     shutil.rmtree(explorer.model_dir)  # the cache evicted it
     calls = calls_between_modules(lambda: explorer.version.model_file)

@@ -1,4 +1,6 @@
 """vae.settings: where each setting comes from, what a bad value gets, and the table in docs/operators.md."""
+import os
+
 import pytest
 
 from vae import settings
@@ -85,6 +87,34 @@ def test_a_broken_secrets_file_is_reported(clean):
         settings.max_epochs()
 
 
+def test_the_secrets_files_are_read_once_until_they_change(clean, monkeypatch):
+    """A page run asks for many settings (the Train tab's runner key alone, seven): each file is
+    parsed once, not once a setting."""
+    clean("home", "[vae]\nmax_jobs = 2\n")
+    clean("project", '[vae]\ntraining = "everyone"\n')
+    reads = []
+    real_read = settings._read_table
+    monkeypatch.setattr(settings, "_read_table", lambda path: reads.append(path) or real_read(path))
+    for _ in range(5):
+        assert settings.max_jobs() == 2 and settings.training_mode() == "everyone"
+        settings.raw("job_runner"), settings.raw("ray_address"), settings.raw("job_cpus")
+    assert len(reads) == 2 and len(set(reads)) == 2
+
+
+def test_a_changed_secrets_file_is_seen(clean):
+    clean("project", "[vae]\nmax_epochs = 7\n")
+    assert settings.max_epochs() == 7
+    clean("project", "[vae]\nmax_epochs = 12\n")  # another size
+    assert settings.max_epochs() == 12
+    path = settings._secrets_files()[1]
+    stamp = path.stat().st_mtime_ns
+    path.write_text("[vae]\nmax_epochs = 13\n")  # the same size: its time tells
+    os.utime(path, ns=(stamp + 1_000_000, stamp + 1_000_000))
+    assert settings.max_epochs() == 13
+    path.unlink()
+    assert settings.max_epochs() == settings.HARD_MAX_EPOCHS
+
+
 def test_job_cpus_share_the_cores_between_local_slots(clean, monkeypatch):
     monkeypatch.setattr(settings.os, "cpu_count", lambda: 8)
     monkeypatch.setenv("VAE_MAX_JOBS", "2")
@@ -110,4 +140,6 @@ def test_no_module_reads_a_vae_variable_but_settings():
         for setting in SETTINGS.values():
             if f'"{setting.env}"' in text or f"'{setting.env}'" in text:
                 offenders.append(f"{path.relative_to(REPO_ROOT)}: {setting.env}")
+        if '"AWS_' in text or "'AWS_" in text:  # the object store's variables too
+            offenders.append(f"{path.relative_to(REPO_ROOT)}: AWS_*")
     assert offenders == []

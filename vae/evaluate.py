@@ -51,11 +51,10 @@ def main(argv=None):
     if args.record and not args.iwae_k:
         parser.error("--record stores the IWAE metrics: give --iwae-k too")
     from vae.data.arrays import DataError
-    from vae.store.disk import resolve_model_dir
     from vae.store.versions import open_dir
     try:
-        model_dir = resolve_model_dir(args.model)
-        version = open_dir(model_dir)
+        version = open_dir(args.model)
+        model_dir = version.path
         arrays = version.test_set()
     except (FileNotFoundError, ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ RAY_CODE = ("upload", "installed")
 DEFAULT_CACHE_MB = 1024
 OBJECT_STORE_SCHEMES = ("s3://",)
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's rules, in short
+S3_FORWARDED_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
 
 
 class SettingError(ValueError):
@@ -75,18 +76,45 @@ def _secrets_files():
     return [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
 
 
+# path → ((mtime_ns, size), its [vae] table): a page run asks for a dozen settings, and each
+# would otherwise parse both files again. A file is read again when its stamp changes; an edit
+# that keeps the size within the clock's tick (a few ms) is not seen, which no person makes.
+_tables_read = {}
+
+
+def _stamp(path):
+    """(mtime_ns, size) of a file, or None when there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise SettingError(f"{path} cannot be read: {err}") from err
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _read_table(path):
+    """The [vae] table of one secrets.toml ({} when it has none)."""
+    try:
+        table = tomllib.loads(path.read_text()).get("vae", {})
+    except FileNotFoundError:  # removed since its stamp was taken
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise SettingError(f"{path} cannot be read: {err}") from err
+    return table if isinstance(table, dict) else {}
+
+
 def _secrets():
     """The [vae] table, the project's file over the user's; {} when there is none."""
     merged = {}
     for path in _secrets_files():
-        try:
-            table = tomllib.loads(path.read_text()).get("vae", {})
-        except FileNotFoundError:
+        stamp = _stamp(path)
+        if stamp is None:
             continue
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise SettingError(f"{path} cannot be read: {err}") from err
-        if isinstance(table, dict):
-            merged.update(table)
+        known = _tables_read.get(path)
+        if known is None or known[0] != stamp:
+            known = _tables_read[path] = (stamp, _read_table(path))
+        merged.update(known[1])
     return merged
 
 
@@ -233,6 +261,19 @@ def job_cpus():
     if job_runner() == "ray":
         return 1
     return max(1, (os.cpu_count() or 1) // max_jobs())
+
+
+def s3_endpoint_url():
+    """The object store's endpoint as set (AWS_ENDPOINT_URL_S3 over AWS_ENDPOINT_URL), or None
+    for AWS itself. botocore reads it, and the credentials, by itself; this is for naming the
+    store on the page."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def s3_forwarded_environment():
+    """The object store's non-secret settings from this environment, for a trainer on another
+    machine (Ray) to reach the same store: never the credentials."""
+    return {name: os.environ[name] for name in S3_FORWARDED_ENVIRONMENT if os.environ.get(name)}
 
 
 def markdown_table():

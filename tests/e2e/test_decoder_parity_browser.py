@@ -15,6 +15,7 @@ import pytest
 
 from harness.browser import REPO_ROOT
 from e2e.mutations import padding_off_by_one, transposed_kernel
+from helpers import looks_like
 from vae.ml.export import numpy_decode
 from vae.store.disk import list_model_dirs
 
@@ -95,7 +96,7 @@ def test_js_decoder_matches_keras(decoder_page, explorers, model_name):
     assert not bad, f"{model_name}: {len(bad)} of {len(points)} points differ from Keras by > {TOLERANCE}: {bad[:5]}"
     # the pictures are not trivially equal (e.g. all black): the grid spans several digits
     assert np.ptp(keras.reshape(len(points), -1).mean(axis=1)) > 0.01
-    python_labels = [explorer.looks_like(z).label for z in points]
+    python_labels = [looks_like(explorer, z).label for z in points]
     mismatched = [(points[i], labels[i], python_labels[i]) for i in range(len(points)) if labels[i] != python_labels[i]]
     assert not mismatched, f"{model_name}: looks-like labels differ (z, js, python): {mismatched}"
     assert len(set(python_labels)) >= 3, "the grid should cross several classes"

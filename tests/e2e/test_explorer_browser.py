@@ -117,11 +117,12 @@ def test_train_offers_a_run(page, server):
 
 
 def test_the_model_tab_shows_the_cards_metrics_and_curves(page, server):
-    from vae.store.disk import DEFAULT_MODEL, read_metadata, resolve_model_dir
+    from vae.store.disk import DEFAULT_MODEL
+    from vae.store.versions import open_dir
 
     open_view(page, server, "Model")
     page.locator(".st-key-model_history .js-plotly-plot").wait_for(timeout=60_000)
-    neg_elbo = read_metadata(resolve_model_dir(DEFAULT_MODEL))["metrics"]["neg_elbo"]
+    neg_elbo = open_dir(DEFAULT_MODEL).metadata["metrics"]["neg_elbo"]
     metrics = page.locator("[data-testid=stMetricValue]").all_inner_texts()
     assert f"{neg_elbo:.2f}" in metrics, metrics
     screenshot(page, "model-desktop")

@@ -12,14 +12,13 @@ import threading
 
 import numpy as np
 
-from vae.ml import knn
 from vae.ml.config import recorded_option
 from vae.data.arrays import to_model_input
 from vae.ml.export import b64_float32
 from vae.ml.latent import latent_extent
 from vae.store.versions import Version, open_dir
 
-LOOKS_LIKE_K = 10
+LOOKS_LIKE_K = 10  # the nearest test codes whose labels the page's "looks like" votes on (runtime.js)
 
 # One thread for all models: loading is rare, and two TensorFlow imports at once gain nothing.
 _LOADER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-model-loader")
@@ -36,13 +35,6 @@ def _ready(model, image_shape, after_load):
 
 def _load_model(version, image_shape, after_load):
     return _ready(version.load_model(), image_shape, after_load)
-
-
-@dataclasses.dataclass
-class LooksLike:
-    label: int  # majority label among the nearest test images
-    share: float  # fraction of neighbours that carry it
-    neighbours: np.ndarray  # test-set indices, nearest first
 
 
 @dataclasses.dataclass
@@ -111,10 +103,6 @@ class Explorer:
             return self._model_future
 
     @property
-    def model_ready(self):
-        return self._model_future is not None and self._model_future.done()
-
-    @property
     def model(self):
         return self.start_loading().result()
 
@@ -138,17 +126,6 @@ class Explorer:
         """One (h, w) image in [0, 1] or uint8 → (z_mean, z_log_var), each (d,)."""
         z_mean, z_log_var = self.model.encode(to_model_input(image))
         return z_mean[0], z_log_var[0]
-
-    def reconstruct(self, image):
-        """Decode the mean code of `image`: what the model keeps of it."""
-        z_mean, _ = self.encode(image)
-        return self.decode_one(z_mean)
-
-    def looks_like(self, z, k=LOOKS_LIKE_K):
-        idx = knn.nearest(self.z_test, np.asarray(z, dtype="float32")[None], k)[0]
-        labels = self.y_test[idx]
-        label = int(knn.vote(labels[None], len(self.class_names))[0])
-        return LooksLike(label, float(np.mean(labels == label)), idx)
 
     # -- what the browser views receive, once per model and page
 

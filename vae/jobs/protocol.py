@@ -23,13 +23,11 @@ Two runners implement it: vae.jobs.local (trainer processes on this machine, a q
 files) and vae.jobs.ray_runner (Ray's Jobs API), on a base of what they share
 (vae.jobs.base.Runner). tests/test_runners.py holds both to it.
 """
-import datetime as dt
-import re
 import secrets
 
-from vae.store.disk import SHIPPED_MODELS
+from vae.ml.config import run_name
+from vae.store.disk import SHIPPED_MODELS, VERSION_NAME
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RECENT_ENDED = 30  # ended jobs a runner lists
 
 
@@ -42,14 +40,15 @@ class OwnerBusy(RuntimeError):
 
 
 def new_job_id(now=None):
-    """vae-YYYYmmdd-HHMMSS-xxxx: sortable, unique, and also the name of the version it makes."""
-    return (now or dt.datetime.now()).strftime("vae-%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    """vae-YYYYmmdd-HHMMSS-xxxx: sortable, unique, and also the name of the version it makes
+    (run_name's, made unique by four hex digits: two jobs may start in the same second)."""
+    return f"{run_name(now)}-{secrets.token_hex(2)}"
 
 
 def check_model_name(name):
     if name in SHIPPED_MODELS:
         raise ValueError(f"{name!r} ships with VAE Explorer and cannot be replaced")
-    if not NAME_PATTERN.fullmatch(name or ""):
+    if not VERSION_NAME.fullmatch(name or ""):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '_' and '-', "
                          "starting with a letter or digit")
 

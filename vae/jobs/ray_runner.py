@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from vae import settings
+from vae.error_text import first_line
 from vae.jobs import events, ray_python
 from vae.jobs.base import Runner
 from vae.jobs.events import END_FILE, STOP_FILE
@@ -72,10 +73,10 @@ class RayRunner(Runner):
             self._down(f"The Ray cluster at {self.address} did not answer ({what}) within {timeout:.0f} s. "
                        f"{HOW_TO_FIX}")
         except (ConnectionError, OSError) as err:  # requests' ConnectionError is an OSError
-            self._down(f"The Ray cluster at {self.address} cannot be reached ({what}: {_first_line(err)}). "
+            self._down(f"The Ray cluster at {self.address} cannot be reached ({what}: {first_line(err)}). "
                        f"{HOW_TO_FIX}")
         except RuntimeError as err:  # the Jobs API answered with an HTTP error
-            raise RunnerUnavailable(f"The Ray cluster at {self.address} refused {what}: {_first_line(err)}") from err
+            raise RunnerUnavailable(f"The Ray cluster at {self.address} refused {what}: {first_line(err)}") from err
 
     def _down(self, reason):
         self._client = None  # reconnect next time: the head may come back
@@ -227,8 +228,7 @@ class RayRunner(Runner):
         if settings.is_object_store(self.models_dir):
             # the trainer uploads to the same store: its endpoint and region, never credentials
             # (a node has its own: environment, profile or role)
-            from vae.store.s3 import forwarded_environment
-            forwarded = forwarded_environment()
+            forwarded = settings.s3_forwarded_environment()
             if forwarded:
                 env["env_vars"] = forwarded
         return env or None
@@ -248,7 +248,3 @@ class RayRunner(Runner):
         self._call("stopping the job", self._jobs_client().stop_job, job_id)
         return True
 
-
-
-def _first_line(err):
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]

@@ -33,7 +33,7 @@ def _floats(logs):
     return {k: float(v) for k, v in (logs or {}).items()}
 
 
-def _define_callbacks():
+def keras_callbacks():
     """The two Keras callbacks. Built on first use because they subclass a Keras class,
     and importing Keras at module level would start TensorFlow in the trainer too early."""
     import keras
@@ -103,13 +103,6 @@ def _define_callbacks():
                 self.events.emit("evaluating")
 
     return {"StopRequest": StopRequest, "ProgressCallback": ProgressCallback}
-
-
-def __getattr__(name):  # `vae.trainer.StopRequest` and `.ProgressCallback`, built lazily
-    if name in ("StopRequest", "ProgressCallback"):
-        globals().update(_define_callbacks())
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_preview(model, epoch, images, labels, path):
@@ -186,7 +179,7 @@ def run_job(job_dir: str, config: TrainConfig, out_dir: str, threads: int, log_t
         from vae.train import train_and_save
 
         arrays = load_arrays(dataset=config.dataset)
-        callbacks = _define_callbacks()
+        callbacks = keras_callbacks()
         stop = callbacks["StopRequest"](job_dir)
         preview = functools.partial(write_preview, images=arrays["x_test"][:PREVIEW_DIGITS],
                                     labels=arrays["y_test"][:PREVIEW_DIGITS],

@@ -60,29 +60,6 @@ def manifold(decode, n, lo=-1.0, hi=1.0):
     return tile_grid(decode(z), n), grid_x, grid_y
 
 
-def sigma_ellipse(z_mean, z_log_var, n_sigma=2.0, points=64):
-    """(x, y) tracing the axis-aligned n_sigma ellipse of a diagonal 2-D Gaussian, closed.
-
-    Semi-axes are n_sigma * exp(0.5 * log_var). points is rounded up to a
-    multiple of 4 so the curve passes through the four axis extremes; the
-    arrays hold points + 1 entries, the last repeating the first. Note: in 2-D
-    the 2σ ellipse holds 1 - exp(-2) ≈ 86% of the mass, not 95%.
-    """
-    mean = np.ravel(np.asarray(z_mean, dtype="float64"))
-    log_var = np.ravel(np.asarray(z_log_var, dtype="float64"))
-    if mean.shape != (2,) or log_var.shape != (2,):
-        raise ValueError(f"expected a 2-D mean and log-variance, got shapes "
-                         f"{np.shape(z_mean)} and {np.shape(z_log_var)}")
-    if not n_sigma > 0:
-        raise ValueError(f"n_sigma must be positive, got {n_sigma!r}")
-    points = 4 * max(1, int(np.ceil(points / 4)))
-    semi = n_sigma * np.exp(0.5 * log_var)
-    theta = 2.0 * np.pi * np.arange(points + 1) / points
-    x, y = mean[0] + semi[0] * np.cos(theta), mean[1] + semi[1] * np.sin(theta)
-    x[-1], y[-1] = x[0], y[0]
-    return x, y
-
-
 def latent_extent(z, quantile=0.005, pad=0.1, square=True):
     """(lo, hi) per axis, as (lo_0, lo_1, ...) and (hi_0, hi_1, ...), covering where z lives.
 

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -34,6 +35,8 @@ SHIPPED_MODELS = read_shipped()  # the UI never overwrites or deletes them; ever
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 TMP_PREFIX = ".tmp-"
+# A version's name (and an object store's file's): letters, digits, '.', '_', '-', never a path
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class ModelExistsError(FileExistsError):
@@ -192,18 +195,6 @@ def list_model_dirs(models_dir=None):
         return []
     dirs = [p for p in models_dir.iterdir() if is_version_dir(p)]
     return sorted(dirs, key=lambda p: (p.name != DEFAULT_MODEL, -p.stat().st_mtime))
-
-
-def resolve_model_dir(name_or_path=None, models_dir=None):
-    """A model directory from a name in models/ or a path; the default when None."""
-    models_dir = Path(models_dir or settings.models_dir())
-    candidate = Path(name_or_path) if name_or_path else models_dir / DEFAULT_MODEL
-    if not candidate.exists() and not candidate.is_absolute():
-        candidate = models_dir / str(name_or_path)
-    if not is_model_dir(candidate):
-        raise FileNotFoundError(f"No model at {candidate}: it needs {MODEL_FILE} and {METADATA_FILE}. "
-                                f"Train one with `python -m vae.train`.")
-    return candidate
 
 
 def delete_model_dir(name, models_dir=None):

@@ -20,10 +20,10 @@ Opening a model for the explorer is a straight trip down the layers (every call 
 module the caller imports; tests/test_layers.py follows one and fails if a call climbs up):
 
   ui.state.get_explorer(name)
-    model_store.open_versions().open(name) → Version
-                                          (an s3:// store: versions_s3 → version_cache, the
+    location.open_versions().open(name) → Version
+                                          (an s3:// store: vae.store.s3 → vae.store.cache, the
                                           download, then Versions(cache folder).open, as below)
-    explorer.open_explorer(version)       (or a directory: versions.open_dir(dir), a CLI's --model)
+    explorer.open_explorer(version)       (or a directory or name: versions.open_dir, a CLI's --model)
       Versions.open(name) → Version       → store (is it a version, damaged?, metadata.json),
                                             config (recorded dataset, arch), datasets (spec)
       Version.test_set()                  → data.load_arrays → datasets
@@ -217,7 +217,15 @@ def featured_names(raw):
     return {name for name in raw if isinstance(name, str)} if isinstance(raw, list) else set()
 
 
-def open_dir(path):
-    """The version in the directory `path`, wherever it is (a CLI's --model)."""
-    path = Path(path).absolute()
+def open_dir(name_or_path=None, models_dir=None):
+    """The version in the directory `name_or_path`, wherever it is (a CLI's --model), else the
+    one of that name in `models_dir` (the setting's by default); the default model when None."""
+    path = Path(name_or_path) if name_or_path else None
+    if path is None or (not path.exists() and not path.is_absolute()):
+        folder = Path(models_dir or settings.models_dir())
+        path = folder / (str(name_or_path) if name_or_path else disk.DEFAULT_MODEL)
+    path = path.absolute()
+    if not disk.is_version_dir(path):  # said with the whole path: the CLI's user typed it
+        raise FileNotFoundError(f"No model at {path}: it needs {disk.MODEL_FILE} and {disk.METADATA_FILE}. "
+                                f"Train one with `python -m vae.train`.")
     return Versions(path.parent).open(path.name)

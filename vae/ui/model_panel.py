@@ -1,7 +1,7 @@
 """Which model is active, how it was trained, and how well it does on held-out test images."""
 import streamlit as st
 
-from vae.ml.config import recorded_arch, recorded_dataset
+from vae.ml.config import STOP_USER, recorded_arch, recorded_dataset
 from vae.data.datasets import get_dataset
 from vae.ml.describe import layer_rows, parameter_count
 from vae.explorer.summaries import history_rows
@@ -33,7 +33,7 @@ def _describe(name, entry):
     try:
         meta = entry.metadata
         o, m = meta.get("options", {}), meta.get("metrics", {})
-        run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == "stopped_by_user"
+        run = (f"stopped at epoch {meta['epochs_run']}" if meta.get("stop_reason") == STOP_USER
                else epochs_text(meta["epochs_run"]))
         spec = get_dataset(recorded_dataset(meta))
         how = [run] + ([f"{o['limit']:,} imgs"] if o.get("limit") else []) + [f"β {o['beta']:g}",
