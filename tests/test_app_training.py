@@ -89,7 +89,7 @@ def test_picker_switches_the_whole_explorer(models_dir):
     assert not at.exception
     assert at.session_state["active_model"] == "tiny"
     assert at.query_params["model"] == "tiny"
-    assert any("“tiny”" in h.value for h in at.subheader)
+    assert any(m.value.startswith("## Model “tiny”") for m in at.markdown)
     from vae.store.disk import read_metadata
     neg_elbo = read_metadata(models_dir / "tiny")["metrics"]["neg_elbo"]
     assert {m.label: m.value for m in at.sidebar.metric}["Test −ELBO"] == f"{neg_elbo:.1f}"

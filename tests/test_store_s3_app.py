@@ -81,7 +81,7 @@ def test_the_page_opens_a_store_version_from_its_cache_and_falls_back_when_it_is
     assert "2 epochs" in tiny and "300 imgs" in tiny
     picker.set_value("tiny").run()
     assert not at.exception and at.session_state["active_model"] == "tiny"
-    assert any("“tiny”" in h.value for h in at.subheader)
+    assert any(m.value.startswith("## Model “tiny”") for m in at.markdown)
     assert list((tmp_path / "page-cache" / "versions").glob("*/tiny/model.keras"))  # opened from the cache
 
     S3Versions(s3_page, cache_dir=tmp_path / "other-server").delete("tiny")  # another server deletes it
