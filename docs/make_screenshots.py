@@ -6,7 +6,8 @@ animated WebP of a pad sweep with the digit morphing.
 Starts `streamlit run app.py` on a free port, drives Debian's Chromium with Playwright
 (1400 × 1000 css px), and writes:
 
-  pad.*  draw.*  map.*  manifold.*  interpolate.*  train.*  model.*   one per tab
+  pad.*  draw.*  map.*  manifold.*  interpolate.*  train.*  model.*  gallery.*   one per tab
+  compare.*        ?compare=reference,fast: the linked pads, aligned, with the metrics beneath
   draw-elbo.*      the whole Draw view after a stroke: the plane, the ELBO taken apart, ε
   pad-sweep.webp   the pad and its digit while the pointer sweeps through the classes
 
@@ -180,6 +181,14 @@ def interpolate_shot(page, url, out_dir):
     return [save_still(page.screenshot(), out_dir, "interpolate")], {}
 
 
+def compare_shot(page, url, out_dir):
+    page.goto(f"{url}/?view=Compare&compare=reference,fast")
+    wait_ready(page)
+    page.locator(".vae-compare[data-ready=true]").wait_for(timeout=120_000)
+    settle(page)
+    return [save_still(page.screenshot(), out_dir, "compare")], {}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
@@ -204,6 +213,8 @@ def main():
                 lambda: interpolate_shot(page, url, out_dir),
                 lambda: tab_shot(page, url, out_dir, "Train", "train", ".st-key-train_start button"),
                 lambda: tab_shot(page, url, out_dir, "Model", "model", "[data-testid=stPlotlyChart]"),
+                lambda: tab_shot(page, url, out_dir, "Gallery", "gallery", "[class*=st-key-gallery_card_] img"),
+                lambda: compare_shot(page, url, out_dir),
             ]:
                 paths, note = make()
                 written += paths
