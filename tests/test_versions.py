@@ -52,3 +52,20 @@ def test_write_saves_model_metadata_and_browser_files_then_delete_removes_them(f
     assert "copy" not in folder.list() and not written.path.exists()
     with pytest.raises(PermissionError):
         folder.delete(disk.DEFAULT_MODEL)
+
+
+def test_a_listing_is_read_once_and_sees_a_version_changed_in_place(tmp_path):
+    """Entries are kept by their files' size, time and inode (no metadata.json parsed, no
+    model.keras opened again at every rerun), and still follow a change to either file."""
+    shutil.copytree(REPO_ROOT / "models" / "fast", tmp_path / "copy")
+    versions = Versions(tmp_path)
+    first = versions.entry("copy")
+    assert first.damage is None and versions.entries() == [first]
+    assert versions.entry("copy") is first, "the same files: the same Entry, not read again"
+    metadata = tmp_path / "copy" / disk.METADATA_FILE
+    metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "epochs_run": 12345}))  # in place
+    assert versions.entry("copy").metadata["epochs_run"] == 12345
+    model = tmp_path / "copy" / disk.MODEL_FILE
+    with model.open("r+b") as f:  # cut short in place
+        f.truncate(model.stat().st_size // 2)
+    assert "truncated" in versions.entry("copy").damage and "truncated" in versions.entries()[0].damage

@@ -51,6 +51,8 @@ def test_the_gallery_lists_every_version_with_both_pictures(page, gallery_server
     poll(page, lambda: page.evaluate("""() => [...document.querySelectorAll('[class*=st-key-gallery_card_] img')]
                                             .every(img => img.complete && img.naturalWidth >= 192)"""),
          message="every thumbnail loaded")
+    sources = images.evaluate_all("imgs => imgs.map(i => new URL(i.src).pathname)")
+    assert all(src.endswith(".png") for src in sources), f"served as made, not re-encoded as JPEG: {sources}"
     alts = images.evaluate_all("imgs => imgs.map(i => i.alt)")
     assert all(alt.startswith(("Latent map of", "Manifold of")) for alt in alts), alts
     assert (root / "trained-copy" / "thumb_map.png").is_file(), "made once, and kept with the version"

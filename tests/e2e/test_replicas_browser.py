@@ -25,6 +25,23 @@ from helpers import wait_for
 pytestmark = pytest.mark.browser
 
 PICKER = "[data-testid=stSidebar] [data-testid=stSelectbox]"
+GALLERY_CARD = "[class*=st-key-gallery_card_]"
+# Polled in the page, so the test's own thread is free for replica 2's picker meanwhile: when did
+# the first card of a name not in `known` show whole (both thumbnails loaded, its −ELBO shown)?
+# Date.now(), the clock time.time() reads too.
+RECORD_NEW_CARD = """known => {
+  const timer = setInterval(() => {
+    for (const card of document.querySelectorAll('%s')) {
+      const name = (card.querySelector('h3')?.innerText || '').replace('★', '').trim();
+      const images = [...card.querySelectorAll('img')];
+      if (name && !known.includes(name) && images.length === 2
+          && images.every(img => img.complete && img.naturalWidth > 0) && /−ELBO \\d/.test(card.innerText)) {
+        window.vaeNewCard = {name, at: Date.now(), text: card.innerText};
+        clearInterval(timer);
+      }
+    }
+  }, 50);
+}""" % GALLERY_CARD
 
 
 class Replica:
@@ -155,7 +172,7 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
     from vae.store.s3 import S3Versions
     watcher = S3Versions(store, cache_dir=tmp_path / "watcher-cache")
     before = set(watcher.list())
-    appeared = {}
+    appeared, landed_at = {}, []  # landed_at: the clock time too, to compare with the page's Date.now()
 
     def watch():  # when did a new version's manifest land in the store?
         deadline = time.monotonic() + 600
@@ -164,14 +181,23 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
             new = set(watcher.list()) - before
             if new:
                 appeared[new.pop()] = time.monotonic()
+                landed_at.append(time.time())
             time.sleep(0.2)
 
     context1, context2 = context_on(browser, proxy, one), context_on(browser, proxy, two)
+    context3 = context_on(browser, proxy, two)  # replica 2's Gallery, open before the version lands
     try:
         page2 = context2.new_page()
         page2.goto(proxy.url)
         wait_ready(page2)
         assert set(picker_options(page2)) == before
+
+        gallery = context3.new_page()
+        gallery.goto(proxy.url + "/?view=Gallery")
+        wait_ready(gallery)
+        shown_first = [n.replace("★", "").strip() for n in gallery.locator(f"{GALLERY_CARD} h3").all_inner_texts()]
+        assert set(shown_first) == before
+        gallery.evaluate(RECORD_NEW_CARD, shown_first)
 
         page1 = context1.new_page()
         page1.goto(proxy.url + "/?view=Train")
@@ -205,9 +231,20 @@ def test_a_version_trained_through_replica_1_shows_in_replica_2s_picker_within_1
         assert page2.locator(f"{PAD} .vae-pad").get_attribute("data-model").startswith(name + "@")
         no_exceptions(page2)
         screenshot(page2, "replicas-replica-2-opens-the-new-version")
+
+        # replica 2's Gallery, never reloaded: its own refresh showed the new card, whole
+        card = gallery.wait_for_function("() => window.vaeNewCard", timeout=30_000).json_value()
+        print(f"in the store → a whole card in replica 2's gallery: {card['at'] / 1000 - landed_at[0]:.2f} s")
+        assert card["name"] == name, card
+        assert card["at"] / 1000 - landed_at[0] <= 10, card
+        assert "5-NN" in card["text"] and "trained by" in card["text"], card["text"]
+        assert gallery.evaluate("performance.getEntriesByType('navigation').length") == 1
+        no_exceptions(gallery)
+        screenshot(gallery, "replicas-replica-2-gallery-shows-the-new-version")
     finally:
         context1.close()
         context2.close()
+        context3.close()
 
 
 def test_after_kill_9_of_replica_1_a_new_page_is_served_by_replica_2_with_the_same_versions(browser, replicas):

@@ -147,13 +147,7 @@ class Versions:
 
     @staticmethod
     def _entry(path):
-        metadata = disk.read_json(path / disk.METADATA_FILE)
-        try:
-            revision = str((path / disk.MODEL_FILE).stat().st_mtime_ns)
-        except OSError:
-            revision = ""
-        return Entry(name=path.name, damage=disk.version_damage(path),
-                     metadata=metadata if isinstance(metadata, dict) else None, revision=revision)
+        return _entry_of(path, _files_signature(path))
 
     def exists(self, name):
         """Is anything called `name` there (a version, or a leftover in its way)?"""
@@ -207,6 +201,31 @@ class Versions:
             raise FileNotFoundError(f"no model version named {name!r}")
         names = self.featured() - {name} | ({name} if featured else set())
         disk.write_json_atomic(self.root / FEATURED_FILE, sorted(names))
+
+
+def _files_signature(path):
+    """(size, mtime, inode) of a version's two files, None for a missing one: what changes when
+    either is written, replaced (our writers rename) or cut short."""
+    signature = []
+    for file in (disk.MODEL_FILE, disk.METADATA_FILE):
+        try:
+            found = (path / file).stat()
+            signature.append((found.st_size, found.st_mtime_ns, found.st_ino))
+        except OSError:
+            signature.append(None)
+    return tuple(signature)
+
+
+@functools.lru_cache(maxsize=2048)
+def _entry_of(path, signature):
+    # Keyed by the files' signature: a listing of a hundred versions, asked at every rerun (the
+    # picker, the gallery's refresh), stats them instead of parsing each metadata.json and
+    # opening each model.keras again. The Entry (its metadata too) is shared: read, never changed.
+    metadata = disk.read_json(path / disk.METADATA_FILE)
+    model = signature[0]
+    return Entry(name=path.name, damage=disk.version_damage(path),
+                 metadata=metadata if isinstance(metadata, dict) else None,
+                 revision=str(model[1]) if model else "")
 
 
 FEATURED_FILE = ".featured.json"

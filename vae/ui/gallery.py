@@ -32,9 +32,10 @@ def escape_markdown(text):
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", str(text))
 
 
-@st.cache_data(max_entries=400, show_spinner=False)
+@st.cache_resource(max_entries=400, show_spinner=False)
 def _thumbnails(location, name, revision):
     # Keyed by revision: new content, new pictures; the same content is read once per server.
+    # A resource, not data: Thumbnails holds bytes only (immutable), so no copy at every rerun.
     return models_store().thumbnails(name)
 
 
@@ -113,9 +114,11 @@ def _pictures(card, location):
         return
     noun = "items" if card.dataset == "fashion-mnist" else "digits"
     c0, c1 = st.columns(2)
-    c0.image(thumbs.latent_map, width="stretch",
+    # output_format="PNG": served as made. Left "auto", Streamlit decodes each PNG and encodes it
+    # again as a JPEG at every rerun (the tab's refresh too): most of a card's cost, and blurred dots.
+    c0.image(thumbs.latent_map, width="stretch", output_format="PNG",
              alt=f"Latent map of {card.name}: every test image at its code, coloured by its label")
-    c1.image(thumbs.manifold, width="stretch",
+    c1.image(thumbs.manifold, width="stretch", output_format="PNG",
              alt=f"Manifold of {card.name}: an 8 by 8 grid of {noun} decoded across its latent map")
 
 

@@ -33,6 +33,7 @@ class Compare {
     this.cursor = null; // in A's frame (= the shared frame when raw)
     this.committed = null;
     this.seq = 0;
+    this.measures = 0;
     this.root = document.createElement("div");
     this.root.className = "vae-compare";
     this.root.innerHTML = `
@@ -71,10 +72,11 @@ class Compare {
     side.handlers = {
       pointermove: (e) => {
         if (!this.ready) return;
+        const handled = performance.now();
         const [x, y] = at(e);
         if (!plane.inside(x, y)) return this.leave();
         this.cursor = plane.toZ(x, y);
-        this.render();
+        this.render(e.timeStamp, handled);
       },
       pointerdown: (e) => {
         if (!this.ready || e.button !== 0 || !e.isPrimary) return;
@@ -184,7 +186,10 @@ class Compare {
     return i === 1 && this.fit ? alignBack(this.fit, z) : z;
   }
 
-  render() {
+  // Both sides decoded and drawn, now. As pad.js, two timings go to the User Timing buffer for
+  // bench/compare_hover.py (beside the single pad's "vae-pad-hover"): from our handler, and from
+  // the event's timestamp (which adds the browser's input queue).
+  render(eventTime, handled = eventTime) {
     if (!this.ready || !this.committed) return;
     const z = this.cursor ?? this.committed;
     this.sides.forEach((side, i) => {
@@ -198,6 +203,16 @@ class Compare {
       this.root.dataset[`label${"AB"[i]}`] = label;
       this.drawOverlay(side);
     });
+    if (eventTime !== undefined) {
+      const drawn = performance.now();
+      performance.measure("vae-compare-hover", { start: handled, end: drawn });
+      performance.measure("vae-compare-hover-from-event", { start: eventTime, end: drawn });
+      if (++this.measures > 5000) { // a long session does not grow the buffer without end
+        performance.clearMeasures("vae-compare-hover");
+        performance.clearMeasures("vae-compare-hover-from-event");
+        this.measures = 0;
+      }
+    }
   }
 
   drawOverlay(side) {
