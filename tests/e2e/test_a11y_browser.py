@@ -121,7 +121,7 @@ def test_axe_finds_nothing_on_any_tab_or_state(page, server, model):
         elif tab == "Interpolate":
             assert page.locator("[data-testid=stImage] img").count() == 2  # both endpoints shown
             for img in page.locator("[data-testid=stImage] img").all():
-                assert img.get_attribute("alt").startswith("endpoint ")
+                assert img.get_attribute("alt").startswith("input ")
         elif tab == "Model":
             page.get_by_text("Architecture and metrics, precisely").click()
             page.locator("[data-testid=stDataFrame]").first.wait_for()

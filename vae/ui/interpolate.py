@@ -67,4 +67,4 @@ def render(explorer):
         cols = st.columns(len(originals) + 4)
         for col, (im, label, name) in zip(cols, originals):
             with col:
-                show_digit(im, size=84, caption=f"input {label}", alt=f"endpoint {label}: {name}")
+                show_digit(im, size=84, caption=f"input {label}", alt=f"input {label}: {name}")
