@@ -13,7 +13,8 @@ Three set-ups, each a fresh server over a fresh models folder, measured one afte
 For each: makespan (first Start → last job ended, from the jobs' own times) and jobs per minute,
 as ratios against local-1 of the same run; and the goals: 10 of 10 finished, 0 interactions
 lost, no job started twice (one "started" event each), nobody's place in the queue ever went
-up, pad commits p95 ≤ 1 s throughout.
+up, pad commits p95 ≤ 1 s throughout. At the end a Chromium page opens the Gallery (showing
+more until every card is drawn) and checks that every version the class made has its card.
 
 Usage: python bench/classroom.py [--people 10] [--setups local-1,local-2,ray-2cpu]
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.app_server import Server  # noqa: E402
 from bench.users import DONE_WORDS, Stats, User, gather_bounded, job_name  # noqa: E402
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, wait_ready  # noqa: E402
 from harness.ray_cluster import RayCluster  # noqa: E402
 
 LIMIT, EPOCHS = 2000, 1
@@ -104,6 +106,31 @@ def job_facts(models):
     return facts
 
 
+CARD_NAMES = "() => [...document.querySelectorAll('[class*=st-key-gallery_card_] h3')].map(h => h.innerText.trim())"
+
+
+def gallery_names(url):
+    """The version names on the Gallery's cards, as a person sees them in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + "/?view=Gallery")
+            wait_ready(page)
+            page.locator("[class*=st-key-gallery_card_] h3").first.wait_for(timeout=60_000)
+            more = page.locator(".st-key-gallery_more button")
+            while more.count():
+                shown = len(page.evaluate(CARD_NAMES))
+                more.click()
+                page.wait_for_function(f"() => ({CARD_NAMES})().length > {shown}")
+                wait_ready(page)
+            return page.evaluate(CARD_NAMES)
+        finally:
+            browser.close()
+
+
 async def one_setup(name, people, env, timeout):
     with tempfile.TemporaryDirectory(prefix=f"vae-class-{name}-") as workdir:
         server = Server(workdir, env=env)
@@ -115,6 +142,7 @@ async def one_setup(name, people, env, timeout):
             records = await gather_bounded([person(server.url, i, stats, starts[i], timeout, done)
                                             for i in range(people)], 1800, stats, "class")
             facts = job_facts(server.models)
+            in_gallery = set(await asyncio.to_thread(gallery_names, server.url))
         finally:
             server.stop()
         records = [r for r in records if r]
@@ -133,7 +161,9 @@ async def one_setup(name, people, env, timeout):
             "interactions": stats.summary({"class"}), "pad_commits": pad,
             "goals_met": {"all_finished": len(finished) == people, "lost_0": stats.summary({"class"})["lost"] == 0,
                           "none_ran_twice": all(f["starts"] == 1 for f in facts),
-                          "no_place_went_up": not went_up, "pad_p95_le_1s": pad.get("p95_s", 99) <= 1.0},
+                          "no_place_went_up": not went_up, "pad_p95_le_1s": pad.get("p95_s", 99) <= 1.0,
+                          "all_in_the_gallery": {f["name"] for f in finished} <= in_gallery},
+            "gallery_cards": len(in_gallery),
         }
 
 

@@ -73,10 +73,9 @@ def _drawing_token(drawing):
 def _test_image_picker(explorer, token):
     """A test image by its number, taken through the view: the keyboard's way to everything it shows."""
     with st.container(key="draw_test_pick"):
-        a, b = st.columns([3, 2], vertical_alignment="bottom")
-        a.number_input(f"Or a test {explorer.noun}, by number", 0, len(explorer.x_test) - 1, step=1,
-                       key="draw_test_number")
-        if b.button("Take it through the VAE", key="draw_test_go", icon=":material/input:"):
+        st.number_input(f"Or a test {explorer.noun}, by number", 0, len(explorer.x_test) - 1, step=1,
+                        key="draw_test_number")
+        if st.button("Take it through the VAE", key="draw_test_go", icon=":material/input:", width="stretch"):
             st.session_state[TEST_KEY] = (int(st.session_state["draw_test_number"]), token)
     chosen = st.session_state.get(TEST_KEY)
     if chosen is None:
@@ -100,8 +99,11 @@ def render(explorer):
                 f"{explorer.noun}s are grey photographs, and a mouse sketch says little about where one "
                 f"would land. Pick a model trained on {drawable} in the sidebar to draw, or take a test "
                 f"{explorer.noun} through the VAE here.", icon=":material/draw:")
-        index = _test_image_picker(explorer, token="")
-        latent_draw(explorer, key="draw_view", image=explorer.x_test[index if index is not None else 0])
+        left, right = st.columns([1, 2], gap="large")
+        with left:
+            index = _test_image_picker(explorer, token="")
+        with right:
+            latent_draw(explorer, key="draw_view", image=explorer.x_test[index if index is not None else 0])
         return
     left, right = st.columns([1, 2], gap="large")
     with left:
