@@ -1,7 +1,8 @@
 """Everything a pointer does, done from the keyboard alone, in Chromium: no mouse call anywhere in
 this file. Tab to the pad, move with the arrows and keep with Enter (the URL and the live region
 follow, and a held key does not flood the reader); hide a class from the legend; pick a test image
-on the map by its number and a random one of a class; start and stop a training run. axe-core
+on the map by its number and a random one of a class; keep a point on both compare pads; start
+and stop a training run. axe-core
 checks the Train tab with the job running and after it ended."""
 import re
 import shutil
@@ -25,7 +26,8 @@ RECORD_ANNOUNCEMENTS = """el => { window.__vaeSaid = []; new MutationObserver(()
 def keyboard_server(tmp_path_factory):
     """A server on a throw-away models folder: the run started here never touches models/."""
     models = tmp_path_factory.mktemp("keyboard-models")
-    shutil.copytree(REPO_ROOT / "models" / "reference", models / "reference")
+    for name in ("reference", "fast"):  # two versions, to compare
+        shutil.copytree(REPO_ROOT / "models" / name, models / name)
     proc, url, _ = start_server({"VAE_MODELS_DIR": str(models)})
     yield url
     stop_server(proc)
@@ -106,6 +108,21 @@ def test_the_keyboard_alone_reaches_everything_a_pointer_does(page, keyboard_ser
     page.keyboard.press("Enter")
     page.wait_for_function("""() => [...document.querySelectorAll('.st-key-map_original img')]
         .some(img => / labelled 7$/.test(img.alt) && !img.alt.startsWith('test digit #42,'))""")
+
+    # Compare: the arrows over A's plane move both, Enter keeps the point in both, and the
+    # reader hears both verdicts once.
+    open_tab_by_keyboard(page, "Compare")
+    compare = page.locator(".vae-compare[data-ready=true]")
+    compare.wait_for(timeout=60_000)
+    tab_to(page, page.locator(".vae-compare .side-a canvas.overlay"))
+    for key in ["ArrowLeft"] * 4:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    poll(page, lambda: compare.get_attribute("data-kept") is not None, message="a point kept in both")
+    said = page.locator(".vae-compare .announce")
+    poll(page, lambda: said.inner_text().startswith("Kept in both: "), message="the kept point announced")
+    assert f"looks like {compare.get_attribute('data-label-a')}" in said.inner_text().split("; ")[0]
+    assert f"looks like {compare.get_attribute('data-label-b')}" in said.inner_text().split("; ")[1]
 
     # Train: start a run, then stop it, with Enter on the buttons.
     open_tab_by_keyboard(page, "Train")

@@ -43,6 +43,7 @@ class Compare {
         it in both · arrow keys move (Shift: faster)</div>`;
     parent.append(this.root);
     this.sides = ["a", "b"].map((which) => this.buildSide(which));
+    this.announcer = new Announcer(this.root); // after a key or a kept point, once the person pauses
     this.resizer = new ResizeObserver(() => this.layout());
     this.resizer.observe(this.root);
   }
@@ -56,7 +57,7 @@ class Compare {
       <div class="legend" aria-label="classes"></div>
       <div class="side-answer">
         <canvas class="digit" width="112" height="112" role="img"></canvas>
-        <div><div class="readout"></div><div class="looks" aria-live="polite"></div></div>
+        <div><div class="readout"></div><div class="looks"></div></div>
       </div>`;
     this.root.querySelector(".compare-sides").append(el);
     const side = { which, el, digit: el.querySelector(".digit") };
@@ -88,13 +89,11 @@ class Compare {
       pointerleave: () => this.leave(),
       keydown: (e) => {
         if (!this.ready) return;
-        const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
-        if (moves[e.key]) {
-          const [[x0, x1], [y0, y1]] = plane.extent, step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
-          const from = this.cursor ?? this.committed;
-          this.cursor = [Math.min(x1, Math.max(x0, from[0] + moves[e.key][0] * step)),
-            Math.min(y1, Math.max(y0, from[1] + moves[e.key][1] * step))];
+        const moved = arrowStep(plane, this.cursor ?? this.committed, e);
+        if (moved) {
+          this.cursor = moved;
           this.render();
+          this.announce("");
           e.preventDefault();
         } else if (e.key === "Enter" || e.key === " ") {
           this.commit(this.cursor ?? this.committed);
@@ -122,6 +121,13 @@ class Compare {
     this.root.dataset.kept = JSON.stringify(this.committed);
     this.setStateValue("kept", { z: this.committed, seq: ++this.seq });
     this.render();
+    this.announce("Kept in both: ");
+  }
+
+  // Both verdicts for a screen reader, as the two digits' labels say them.
+  announce(prefix) {
+    const said = this.sides.map((side) => side.digit.getAttribute("aria-label")).filter(Boolean);
+    if (said.length) this.announcer.say(prefix + said.join("; "));
   }
 
   update(data, setStateValue) {
@@ -239,6 +245,7 @@ class Compare {
   }
 
   destroy() {
+    this.announcer.destroy();
     this.resizer.disconnect();
     for (const side of this.sides) {
       for (const [name, handler] of Object.entries(side.handlers)) side.map.plane.overlay.removeEventListener(name, handler);

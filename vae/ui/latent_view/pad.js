@@ -94,15 +94,9 @@ class Pad {
       keydown: (e) => {
         el.classList.remove("pointer-focus");
         if (!this.model) return; // no plane to move on yet
-        const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
-        if (moves[e.key]) {
-          const [[x0, x1], [y0, y1]] = this.plane.extent;
-          const step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
-          const from = this.cursor ?? this.committed;
-          this.cursor = [
-            Math.min(x1, Math.max(x0, from[0] + moves[e.key][0] * step)),
-            Math.min(y1, Math.max(y0, from[1] + moves[e.key][1] * step)),
-          ];
+        const moved = arrowStep(this.plane, this.cursor ?? this.committed, e);
+        if (moved) {
+          this.cursor = moved;
           this.render(e.timeStamp);
           this.announce("", this.cursor);
           e.preventDefault();

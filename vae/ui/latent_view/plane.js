@@ -52,6 +52,17 @@ export class Announcer {
   }
 }
 
+// Where an arrow key moves a point on `plane`: a hundredth of its width (Shift: a tenth), kept
+// inside it; null for any other key. The pad and the compare view move alike.
+const ARROW_MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+export function arrowStep(plane, from, e) {
+  const move = ARROW_MOVES[e.key];
+  if (!move) return null;
+  const [[x0, x1], [y0, y1]] = plane.extent;
+  const step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
+  return [Math.min(x1, Math.max(x0, from[0] + move[0] * step)), Math.min(y1, Math.max(y0, from[1] + move[1] * step))];
+}
+
 // A coordinate as the views print it: two decimals, a true minus sign, no "−0.00".
 export const fmtCoord = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2).replace("-", "−");
 export const fmtPoint = (z) => `(${z.map(fmtCoord).join(", ")})`;
