@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from vae.settings import SETTINGS
 from vae.store import disk
-from vae.store.s3 import GALLERY_DIR, S3Versions
+from vae.store.s3 import S3Versions
+from vae.store.s3.gallery import GALLERY_DIR
 from vae.store.versions import Versions
 
 from conftest import REPO_ROOT

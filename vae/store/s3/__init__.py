@@ -2,7 +2,7 @@
 fsspec and s3fs: the four verbs of vae.store.versions (list, open, write, delete) on objects.
 
   s3://bucket/prefix/<name>/model.keras, decoder.json, encoder.json,    written first
-                                  test_codes.npz
+                                  test_codes.npz, thumb_map.png, thumb_manifold.png
                            /metadata.json                               the manifest, written last
 
 One job a module:
@@ -12,6 +12,7 @@ One job a module:
   upload.py     a new version: its files, then its manifest
   delete.py     a version removed: its manifest, then its files
   orphans.py    objects of no version (an upload or a delete cut off), removed once a day old
+  gallery.py    the gallery's objects: thumbnails beside an older version, the featured list
   versions.py   S3Versions: the verbs, from those and this server's cache (vae.store.cache)
   __main__.py   `python -m vae.store.s3 cleanup`
 
