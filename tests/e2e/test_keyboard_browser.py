@@ -12,6 +12,7 @@ import pytest
 from harness.browser import PAD, REPO_ROOT, no_exceptions, poll, url_point, wait_ready
 from harness.server import start_server, stop_server
 from tests.e2e.axe import assert_accessible
+from vae.ui.state import TABS
 
 pytestmark = pytest.mark.browser
 
@@ -43,15 +44,19 @@ def tab_to(page, target, backwards=False, presses=80):
 
 
 def open_tab_by_keyboard(page, name):
-    """Back to the tab strip with Shift+Tab, then the arrow keys to the tab `name`, and Enter."""
-    tab_to(page, page.get_by_role("tab", selected=True), backwards=True)
-    for _ in range(12):
-        if page.get_by_role("tab", name=name, exact=True).evaluate(IS_FOCUSED):
-            break
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    page.wait_for_function("n => new URL(location.href).searchParams.get('view') === n", arg=name)
-    wait_ready(page)
+    """The tab strip by the keyboard: Shift+Tab back to the open tab, then the arrow keys.
+    Streamlit's tabs follow the focus (each arrow opens the next tab, and its run redraws the
+    panel), so one step at a time: wait for the page, find the open tab again, move one."""
+    for _ in range(2 * len(TABS)):
+        wait_ready(page)
+        opened = page.get_by_role("tab", selected=True)
+        here = opened.text_content()
+        if here == name:
+            return
+        tab_to(page, opened, backwards=True, presses=300)
+        page.keyboard.press("ArrowRight" if TABS.index(here) < TABS.index(name) else "ArrowLeft")
+        page.wait_for_function("n => new URL(location.href).searchParams.get('view') !== n", arg=here)
+    raise AssertionError(f"the arrow keys never opened the tab {name!r}")
 
 
 def test_the_keyboard_alone_reaches_everything_a_pointer_does(page, keyboard_server):
