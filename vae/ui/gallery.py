@@ -16,7 +16,8 @@ from vae.jobs import RunnerUnavailable
 from vae.settings import SettingError
 from vae.ui import class_view
 from vae.ui.browser_identity import browser_owner
-from vae.ui.notices import notify, show as show_notices
+from vae.ui.model_panel import delete_version
+from vae.ui.notices import show as show_notices
 from vae.ui.operator_lock import LOCKED_MESSAGE, unlock_form, unlocked
 from vae.ui.state import VIEW_KEY, models_store, switch_model, tab_fragment
 from vae.ui.training import job_runner
@@ -73,21 +74,6 @@ def _feature(name, featured):
         models_store().set_featured(name, featured)
     except OSError as err:
         st.session_state["gallery_error"] = str(err)
-
-
-def _delete(name, active):
-    if not unlocked():
-        st.session_state["gallery_error"] = LOCKED_MESSAGE
-        return
-    try:
-        models_store().delete(name)
-    except OSError as err:  # shipped, gone already, or the store cannot be reached
-        st.session_state["gallery_error"] = str(err)
-        return
-    if name == active:
-        from vae.store.disk import DEFAULT_MODEL
-        switch_model(DEFAULT_MODEL)
-    notify(f"Deleted the version “{name}”.", icon=":material/delete:")
 
 
 # -- drawing
@@ -151,7 +137,8 @@ def _card(index, card, active, location, operator):
             with c1.popover("Delete…", icon=":material/delete:", width="stretch"):
                 sure = st.checkbox(f"Yes, delete “{card.name}” for good", key=f"gallery_sure_{card.name}")
                 st.button("Delete this version", key=f"gallery_delete_{index}", disabled=not sure,
-                          on_click=_delete, args=(card.name, active), icon=":material/delete_forever:")
+                          on_click=delete_version, args=(card.name, "gallery_error", active),
+                          icon=":material/delete_forever:")
 
 
 def _controls(cards, owner):

@@ -53,16 +53,21 @@ def _switch():
     switch_model(name)
 
 
-def _delete(name):
-    if not unlocked():  # checked again: a disabled button can still be clicked by a crafted client
-        st.session_state["delete_error"] = LOCKED_MESSAGE
+def delete_version(name, error_key, active):
+    """The operator deletes the version `name` (the Model tab's button, a gallery card's). The lock
+    is checked again here: a disabled or hidden button can still be sent by a crafted client. A
+    failure is kept under `error_key` for the section to show; a session that was showing the
+    version falls back to the default model."""
+    if not unlocked():
+        st.session_state[error_key] = LOCKED_MESSAGE
         return
     try:
         models_store().delete(name)
     except OSError as err:  # shipped, gone already, or the store cannot be reached
-        st.session_state["delete_error"] = str(err)
+        st.session_state[error_key] = str(err)
         return
-    switch_model(DEFAULT_MODEL)
+    if name == active:
+        switch_model(DEFAULT_MODEL)
     notify(f"Deleted the version “{name}”.", icon=":material/delete:")
 
 
@@ -184,4 +189,4 @@ def delete_section(explorer):
     # Keyed by model: a tick given for one version must never carry over to another.
     sure = st.checkbox(f"Yes, delete “{explorer.name}” for good", key=f"delete_confirm_{explorer.name}")
     st.button("Delete this version", icon=":material/delete_forever:", disabled=not (sure and unlocked()),
-              key="delete_model", on_click=_delete, args=(explorer.name,))
+              key="delete_model", on_click=delete_version, args=(explorer.name, "delete_error", explorer.name))
