@@ -89,18 +89,10 @@ class Compare {
       pointerleave: () => this.leave(),
       keydown: (e) => {
         if (!this.ready) return;
-        const moved = arrowStep(plane, this.cursor ?? this.committed, e);
-        if (moved) {
-          this.cursor = moved;
+        planeKey(this, plane, e, () => {
           this.render();
           this.announce("");
-          e.preventDefault();
-        } else if (e.key === "Enter" || e.key === " ") {
-          this.commit(this.cursor ?? this.committed);
-          e.preventDefault();
-        } else if (e.key === "Escape") {
-          this.leave();
-        }
+        });
       },
     };
     for (const [name, handler] of Object.entries(side.handlers)) el.addEventListener(name, handler);

@@ -94,18 +94,10 @@ class Pad {
       keydown: (e) => {
         el.classList.remove("pointer-focus");
         if (!this.model) return; // no plane to move on yet
-        const moved = arrowStep(this.plane, this.cursor ?? this.committed, e);
-        if (moved) {
-          this.cursor = moved;
+        planeKey(this, this.plane, e, () => {
           this.render(e.timeStamp);
           this.announce("", this.cursor);
-          e.preventDefault();
-        } else if (e.key === "Enter" || e.key === " ") {
-          this.commit(this.cursor ?? this.committed);
-          e.preventDefault();
-        } else if (e.key === "Escape") {
-          this.leave();
-        }
+        });
       },
     };
     for (const [name, handler] of Object.entries(this.handlers)) el.addEventListener(name, handler);

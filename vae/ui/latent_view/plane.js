@@ -52,15 +52,26 @@ export class Announcer {
   }
 }
 
-// Where an arrow key moves a point on `plane`: a hundredth of its width (Shift: a tenth), kept
-// inside it; null for any other key. The pad and the compare view move alike.
+// The keys of a plane a point moves on, the pad's and each compare pad's alike: an arrow moves the
+// point under the keyboard a hundredth of the plane's width (Shift: a tenth), kept inside it, and
+// calls moved(e); Enter or Space keep it; Escape goes back to the kept point. `view` has cursor,
+// committed, commit(z) and leave().
 const ARROW_MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
-export function arrowStep(plane, from, e) {
+export function planeKey(view, plane, e, moved) {
   const move = ARROW_MOVES[e.key];
-  if (!move) return null;
-  const [[x0, x1], [y0, y1]] = plane.extent;
-  const step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
-  return [Math.min(x1, Math.max(x0, from[0] + move[0] * step)), Math.min(y1, Math.max(y0, from[1] + move[1] * step))];
+  if (move) {
+    const [[x0, x1], [y0, y1]] = plane.extent, from = view.cursor ?? view.committed;
+    const step = ((x1 - x0) / 100) * (e.shiftKey ? 10 : 1);
+    view.cursor = [Math.min(x1, Math.max(x0, from[0] + move[0] * step)),
+      Math.min(y1, Math.max(y0, from[1] + move[1] * step))];
+    moved(e);
+  } else if (e.key === "Enter" || e.key === " ") {
+    view.commit(view.cursor ?? view.committed);
+  } else {
+    if (e.key === "Escape") view.leave();
+    return;
+  }
+  e.preventDefault();
 }
 
 // A coordinate as the views print it: two decimals, a true minus sign, no "−0.00".
