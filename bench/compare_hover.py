@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.browser import (CHROMIUM, CHROMIUM_ARGS, MARGIN, OVERLAY, PAD_ROOT,  # noqa: E402
                              count_frames_sent, wait_for_frame, wait_ready)
 from harness.server import start_server, stop_server  # noqa: E402
+from bench.live_pad import pct  # noqa: E402  (the nearest-rank percentile the pad's figures use)
 
 COMPARE_ROOT = ".st-key-latent_compare .vae-compare"
 GOAL_RATIO = 2.0
@@ -56,11 +57,6 @@ IN_PAGE_MOVES = """(el, {moves, margin}) => new Promise((resolve) => {
 })"""
 DURATIONS = "(name) => performance.getEntriesByName(name).map((e) => e.duration)"
 CLEAR = "(names) => names.forEach((n) => performance.clearMeasures(n))"
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
 
 
 def stats(values):

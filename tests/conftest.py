@@ -141,3 +141,22 @@ def s3_models(s3_server, monkeypatch):
     """s3://<a fresh bucket>/models on the moto server, AWS_ENDPOINT_URL pointing at it."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
     return f"s3://{new_bucket(s3_server)}/models"
+
+
+@pytest.fixture
+def s3_page(s3_models, tmp_path, monkeypatch, tiny_model_dir):
+    """The page's settings over the store (with one trained version, "tiny"), its cache in tmp_path."""
+    from vae.settings import SETTINGS
+    from vae.store.s3 import S3Versions
+    from vae.store.versions import Versions
+    from vae.ui import training
+    for setting in SETTINGS.values():
+        monkeypatch.delenv(setting.env, raising=False)
+    monkeypatch.setenv("VAE_MODELS_DIR", s3_models)
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "page-cache"))
+    tiny = Versions(tiny_model_dir.parent).open(tiny_model_dir.name)
+    S3Versions(s3_models, cache_dir=tmp_path / "trainer-cache").write(
+        "tiny", tiny.load_model(), {**tiny.metadata, "name": "tiny"}, tiny.test_set()["x_test"])
+    training._cached_runner.clear()
+    yield s3_models
+    training._cached_runner.clear()

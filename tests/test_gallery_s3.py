@@ -10,7 +10,6 @@ from vae.settings import SETTINGS
 from vae.store import disk
 from vae.store.s3 import S3Versions
 from vae.store.s3.gallery import GALLERY_DIR
-from vae.store.versions import Versions
 
 from conftest import REPO_ROOT
 
@@ -19,20 +18,10 @@ PASSWORD = "gallery-s3-secret-123"
 
 
 @pytest.fixture
-def store_with_a_trained_version(s3_models, tmp_path, monkeypatch, tiny_model_dir):
+def store_with_a_trained_version(s3_page, monkeypatch):
     """The page's settings over a store holding one trained version, "tiny", and an operator password."""
-    from vae.ui import training
-    for setting in SETTINGS.values():
-        monkeypatch.delenv(setting.env, raising=False)
-    monkeypatch.setenv("VAE_MODELS_DIR", s3_models)
-    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "page-cache"))
     monkeypatch.setenv(SETTINGS["operator_password"].env, PASSWORD)
-    tiny = Versions(tiny_model_dir.parent).open(tiny_model_dir.name)
-    S3Versions(s3_models, cache_dir=tmp_path / "trainer-cache").write(
-        "tiny", tiny.load_model(), {**tiny.metadata, "name": "tiny"}, tiny.test_set()["x_test"])
-    training._cached_runner.clear()
-    yield s3_models
-    training._cached_runner.clear()
+    return s3_page
 
 
 def another_server(store, tmp_path, label):

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vae.store.versions import Versions
 from vae.store.s3 import S3Versions
 
 from conftest import REPO_ROOT, TEST_AWS_SECRET, free_port
@@ -46,23 +45,6 @@ def test_training_writes_the_version_to_the_store_with_either_runner(runner, s3_
     assert elsewhere.downloads == 1 and version.metadata["metrics"] == final.metrics
     assert version.load_model().decode(np.zeros((1, 2), "float32")).shape == (1, 28, 28)
     assert runner.speed("reference").source  # estimates read the store's versions too
-
-
-@pytest.fixture
-def s3_page(s3_models, tmp_path, monkeypatch, tiny_model_dir):
-    """The page's settings over the store (with one trained version, "tiny"), its cache in tmp_path."""
-    from vae.settings import SETTINGS
-    from vae.ui import training
-    for setting in SETTINGS.values():
-        monkeypatch.delenv(setting.env, raising=False)
-    monkeypatch.setenv("VAE_MODELS_DIR", s3_models)
-    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "page-cache"))
-    tiny = Versions(tiny_model_dir.parent).open(tiny_model_dir.name)
-    S3Versions(s3_models, cache_dir=tmp_path / "trainer-cache").write(
-        "tiny", tiny.load_model(), {**tiny.metadata, "name": "tiny"}, tiny.test_set()["x_test"])
-    training._cached_runner.clear()
-    yield s3_models
-    training._cached_runner.clear()
 
 
 def run(at=None, view=None):
