@@ -3,20 +3,16 @@ of who trained what and how it scored, and the latent maps of the versions they 
 import streamlit as st
 
 from vae.explorer.class_view import class_rows, table_rows
-from vae.jobs import RunnerUnavailable
-from vae.settings import SettingError
-from vae.ui.training import job_runner
 
 MAPS_PER_ROW = 6
 
 
-def render(cards, latent_map):
-    """`cards`: the gallery's Cards by name; `latent_map(card)`: that card's map thumbnail (PNG)."""
+def render(cards, latent_map, statuses, jobs_error=None):
+    """`cards`: the gallery's Cards by name; `latent_map(card)`: that card's map thumbnail (PNG);
+    `statuses`: the job runner's, as the gallery read them (`jobs_error`: why it could not)."""
     st.markdown("## The class: this session's jobs")
-    try:
-        statuses = job_runner().jobs()
-    except (RunnerUnavailable, SettingError, OSError) as err:
-        st.warning(f"The job runner could not be asked: {err}", icon=":material/cloud_off:")
+    if jobs_error is not None:
+        st.warning(f"The job runner could not be asked: {jobs_error}", icon=":material/cloud_off:")
         return
     rows = class_rows(statuses, set(cards))
     if not rows:

@@ -40,11 +40,13 @@ def _thumbnails(location, name, revision):
     return models_store().thumbnails(name)
 
 
-def _owners():
+def _jobs():
+    """(the job runner's statuses, None) or ([], why not): read once a run, for the cards' owners
+    and the class view (each read scans every job's files)."""
     try:
-        return owners_from_jobs(job_runner().jobs())
-    except (RunnerUnavailable, SettingError, OSError):
-        return {}  # the Train tab says why; the cards say "unknown"
+        return job_runner().jobs(), None
+    except (RunnerUnavailable, SettingError, OSError) as err:
+        return [], err  # the Train tab says why; the cards say "unknown"
 
 
 def _duration(seconds):
@@ -167,10 +169,12 @@ def render(explorer):
     if "gallery_error" in st.session_state:
         st.error(st.session_state.pop("gallery_error"))
     owner = browser_owner()
-    cards = gallery_cards(store.entries(), store.featured(), _owners())
+    statuses, jobs_error = _jobs()
+    cards = gallery_cards(store.entries(), store.featured(), owners_from_jobs(statuses))
     if operator:
         class_view.render({c.name: c for c in cards},
-                          lambda card: _thumbnails(store.location, card.name, card.revision).latent_map)
+                          lambda card: _thumbnails(store.location, card.name, card.revision).latent_map,
+                          statuses, jobs_error)
         st.markdown("## Every version")
     by, dataset, only_owner = _controls(cards, owner)
     chosen = sort_cards(filter_cards(cards, dataset, only_owner), by)
